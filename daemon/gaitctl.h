@@ -1,0 +1,11 @@
+/* gaitctl.h - subcommands of gaitctl. Each returns the process exit status:
+ * 0 success, 1 unusable or damaged input, 2 bad usage (CONTRACT.md). argv[0] is the subcommand. */
+#ifndef GAITD_GAITCTL_H
+#define GAITD_GAITCTL_H
+
+int cmd_analyze(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_simulate(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+
+#endif

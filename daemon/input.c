@@ -1,0 +1,2 @@
+/* daemon/input.c (stub, being written) */
+typedef int stub_unit_t;

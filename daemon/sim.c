@@ -1,0 +1,2 @@
+/* daemon/sim.c (stub, being written) */
+typedef int stub_unit_t;

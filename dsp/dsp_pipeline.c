@@ -1,0 +1,2 @@
+/* dsp/dsp_pipeline.c (stub, being written) */
+typedef int stub_unit_t;

@@ -1,0 +1,2 @@
+/* proto/feed.c (stub, being written) */
+typedef int stub_unit_t;

@@ -1,0 +1,33 @@
+/* feed.h - JSON schemas of gaitd's feed messages and of `gaitctl analyze` output (jansson).
+ * Every object carries "type", "v" (FEED_PROTO_VERSION) and, for feed messages, "athlete".
+ * Non-finite numbers are written as null. Field reference: proto/FEEDS.md.
+ * Each function returns a new reference the caller owns (json_decref), or NULL on OOM.
+ */
+#ifndef GAITD_PROTO_FEED_H
+#define GAITD_PROTO_FEED_H
+#include <jansson.h>
+#include "dsp.h"
+
+#define FEED_PROTO_VERSION 1
+
+/* {"type":"stride","v":1,"athlete":..,"foot":"L","index":..,"t_ic":..,"t_to":..,"t_next_ic":..,
+ *  "stride_s":..,"contact_s":..,"swing_s":..,"step_s":..,"flight_s":..,"duty":..,
+ *  "cadence_spm":..,"impact_g":..,"pushoff_dps":..,"swing_peak_dps":..,"mode":"run"}
+ * athlete may be NULL (offline analysis): then the key is omitted. */
+json_t *feed_stride(const char *athlete, const dsp_stride_t *s);
+
+/* {"type":"window","v":1,"athlete":..,"t_start":..,"t_end":..,"mode":..,"cadence_spm":..,
+ *  "cadence_fft_spm":..,"stride_hz_fft":..,"L":{foot stats},"R":{...},
+ *  "symmetry":{"contact_si_pct":..,"stride_si_pct":..,"step_si_pct":..}} */
+json_t *feed_window(const char *athlete, const dsp_window_t *w);
+
+/* {"type":"summary","v":1,"cadence_spm":..,"symmetry":{...},"focus":[],"L":{..},"R":{..},
+ *  "running":{window-like},"walking":{..},"n_strides":{"L":..,"R":..},"duration_s":..,
+ *  "disclaimer":"Training aid, not a diagnosis."} */
+json_t *feed_summary(const char *athlete, const dsp_summary_t *s);
+
+/* Foot letter "L"/"R" and mode name "walk"/"run"/"unknown". */
+const char *feed_foot_name(int foot);
+const char *feed_mode_name(int mode);
+
+#endif

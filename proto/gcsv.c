@@ -1,0 +1,2 @@
+/* proto/gcsv.c (stub, being written) */
+typedef int stub_unit_t;

@@ -1,0 +1,2 @@
+/* proto/pod.c (stub, being written) */
+typedef int stub_unit_t;
