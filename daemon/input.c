@@ -1,2 +1,595 @@
-/* daemon/input.c (stub, being written) */
-typedef int stub_unit_t;
+/* input.c - reads a recording (.gaitrec) or a gait CSV v1 file and yields SI samples of both
+ * feet merged in time order (ties: L before R).
+ *
+ * The whole file is read into memory (recordings of ~100 MB are fine).
+ * CSV: parsed completely at open into one sample array per foot (so the header with the
+ *   inferred rates is valid right after input_open, and files written foot by foot are merged
+ *   too); malformed lines and rows going back in time are remembered with their line number and
+ *   reported, in line order, interleaved with the samples.
+ * Recording: records are decoded lazily; each foot's samples go to a queue and the earliest head
+ *   is yielded. Times are absolute on the host clock: t0_us = 0, so a recording's samples carry
+ *   the same times as the CSV it was converted from or to (see input_frame_to_samples).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "gcsv.h"
+#include "input.h"
+#include "proto.h"
+
+#define CSV_MAX_ERRORS 200     /* damaged lines reported one by one; the rest summed up */
+#define RATE_PROBE 50          /* first differences whose median gives a CSV foot's period */
+#define RATE_SPAN 5000         /* first differences averaged around that median */
+#define QUEUE_LIMIT (1u << 16) /* samples buffered for one foot while the other is silent */
+#define MSG_LEN 256
+
+typedef struct csv_sample {
+    dsp_sample_t s;
+    unsigned long line;
+} csv_sample_t;
+
+typedef struct csv_error {
+    unsigned long line;
+    char msg[MSG_LEN];
+} csv_error_t;
+
+typedef struct sample_queue {
+    dsp_sample_t *v;
+    size_t head, tail, cap;
+} sample_queue_t;
+
+struct input {
+    char *path;
+    int format;
+    uint8_t *data;
+    size_t len;
+    rec_header_t hdr;
+    int damaged;
+    /* CSV */
+    csv_sample_t *smp[2];
+    size_t n[2], cap[2], next[2];
+    csv_error_t *errs;
+    size_t n_err, cap_err, next_err;
+    unsigned long suppressed; /* damaged lines beyond CSV_MAX_ERRORS */
+    unsigned long suppressed_first;
+    int suppressed_reported;
+    /* recording */
+    rec_reader_t rr;
+    int pod_foot[REC_MAX_PODS]; /* DSP_LEFT/RIGHT, or -1 for a pod that is ignored */
+    int present[2];
+    sample_queue_t q[2];
+    double last_t[2];
+    double peak_acc[2], peak_gyr[2]; /* CSV: largest magnitudes per foot (range choice) */
+    int have_last[2];
+    int rec_done;
+    int err_pending;
+    char err[MSG_LEN];
+    pod_msg_t msg;
+    dsp_sample_t tmp[POD_MAX_SAMPLES];
+};
+
+static void put_err(char *err, size_t errcap, const char *fmt, ...)
+{
+    if (!err || errcap == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
+}
+
+unsigned input_frame_to_samples(const rec_pod_t *pod, int64_t t0_us, const pod_samples_t *f,
+                                dsp_sample_t *out)
+{
+    if (f->rate_hz == 0)
+        return 0;
+    unsigned n = f->n <= POD_MAX_SAMPLES ? f->n : POD_MAX_SAMPLES;
+    dsp_calib_t cal;
+    memcpy(cal.acc_bias, pod->acc_bias, sizeof cal.acc_bias);
+    memcpy(cal.acc_scale, pod->acc_scale, sizeof cal.acc_scale);
+    memcpy(cal.gyr_bias, pod->gyr_bias, sizeof cal.gyr_bias);
+    /* integer microseconds first: exact in a double up to 2^53 us (285 years) */
+    double base_us = (double)((int64_t)f->t_dev_us + pod->clock_offset_us - t0_us);
+    double step_us = 1e6 / f->rate_hz;
+    for (unsigned i = 0; i < n; i++) {
+        dsp_raw_to_si(f->s[i], f->acc_range_g, f->gyr_range_dps, &cal, &out[i]);
+        out[i].t = (base_us + i * step_us) * 1e-6;
+    }
+    return n;
+}
+
+/* ---- file loading ---- */
+
+static int read_file(const char *path, uint8_t **data, size_t *len, char *err, size_t errcap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        put_err(err, errcap, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        fclose(f);
+        put_err(err, errcap, "%s: out of memory", path);
+        return -1;
+    }
+    for (;;) {
+        if (n == cap) {
+            uint8_t *nb = cap < ((size_t)-1) / 2 ? realloc(buf, cap * 2) : NULL;
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                put_err(err, errcap, "%s: out of memory", path);
+                return -1;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                put_err(err, errcap, "%s: read error: %s", path, strerror(errno));
+                free(buf);
+                fclose(f);
+                return -1;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* athlete = file name without directory and extension, control characters replaced. */
+static void athlete_from_path(const char *path, char *out, size_t cap)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t n = strlen(b);
+    const char *dot = strrchr(b, '.');
+    if (dot && dot != b)
+        n = (size_t)(dot - b);
+    if (n > cap - 1)
+        n = cap - 1;
+    while (n > 0 && ((unsigned char)b[n] & 0xC0) == 0x80)
+        n--; /* do not cut a UTF-8 sequence */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)b[i];
+        out[i] = (c < 0x20 || c == 0x7F) ? '_' : (char)c;
+    }
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, cap, "athlete");
+}
+
+/* ---- CSV ---- */
+
+static int csv_push_sample(input_t *in, int foot, const dsp_sample_t *s, unsigned long line)
+{
+    if (in->n[foot] == in->cap[foot]) {
+        size_t nc = in->cap[foot] ? in->cap[foot] * 2 : 4096;
+        csv_sample_t *v = realloc(in->smp[foot], nc * sizeof *v);
+        if (!v)
+            return -1;
+        in->smp[foot] = v;
+        in->cap[foot] = nc;
+    }
+    in->smp[foot][in->n[foot]].s = *s;
+    in->smp[foot][in->n[foot]].line = line;
+    in->n[foot]++;
+    for (int k = 0; k < 3; k++) {
+        in->peak_acc[foot] = fmax(in->peak_acc[foot], fabs(s->acc[k]));
+        in->peak_gyr[foot] = fmax(in->peak_gyr[foot], fabs(s->gyr[k]));
+    }
+    return 0;
+}
+
+static int csv_push_error(input_t *in, unsigned long line, const char *fmt, ...)
+{
+    if (in->n_err >= CSV_MAX_ERRORS) {
+        if (in->suppressed++ == 0)
+            in->suppressed_first = line;
+        return 0;
+    }
+    if (in->n_err == in->cap_err) {
+        size_t nc = in->cap_err ? in->cap_err * 2 : 16;
+        csv_error_t *v = realloc(in->errs, nc * sizeof *v);
+        if (!v)
+            return -1;
+        in->errs = v;
+        in->cap_err = nc;
+    }
+    csv_error_t *e = &in->errs[in->n_err++];
+    e->line = line;
+    int k = snprintf(e->msg, sizeof e->msg, "%s:%lu: ", in->path, line);
+    if (k < 0 || (size_t)k >= sizeof e->msg)
+        k = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg + k, sizeof e->msg - (size_t)k, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+/* Rate of one foot from its first differences: the median of the first RATE_PROBE, refined by
+ * the mean of the first RATE_SPAN differences lying within +-50 % of it (robust to dropouts, and
+ * to timestamps rounded to the millisecond, e.g. 300 Hz written with 3 decimals).
+ * Returns 0 when there are fewer than 2 samples. */
+static double csv_infer_rate(const csv_sample_t *v, size_t n)
+{
+    double d[RATE_PROBE];
+    size_t m = 0;
+    for (size_t i = 1; i < n && m < RATE_PROBE; i++)
+        d[m++] = v[i].s.t - v[i - 1].s.t;
+    if (m == 0)
+        return 0;
+    /* insertion sort of at most 50 values */
+    double sorted[RATE_PROBE];
+    memcpy(sorted, d, m * sizeof d[0]);
+    for (size_t i = 1; i < m; i++) {
+        double x = sorted[i];
+        size_t j = i;
+        while (j > 0 && sorted[j - 1] > x) {
+            sorted[j] = sorted[j - 1];
+            j--;
+        }
+        sorted[j] = x;
+    }
+    double med = (m % 2) ? sorted[m / 2] : 0.5 * (sorted[m / 2 - 1] + sorted[m / 2]);
+    double sum = 0;
+    size_t k = 0;
+    for (size_t i = 1; i < n && i <= RATE_SPAN; i++) {
+        double di = v[i].s.t - v[i - 1].s.t;
+        if (di > 0.5 * med && di < 1.5 * med) {
+            sum += di;
+            k++;
+        }
+    }
+    double dt = k ? sum / k : med;
+    return dt > 0 ? 1.0 / dt : 0;
+}
+
+/* The smaller full scale unless the data would sit on its rail (clip) there. */
+static uint16_t csv_range(double peak, double unit, uint16_t normal, uint16_t wide)
+{
+    return peak / (normal * unit / 32768.0) >= 32766.5 ? wide : normal;
+}
+
+/* Pods 'L'/'R' as present, serial csv-L/csv-R, rates as inferred, ranges 16 g / 2000 deg/s
+ * (widened to 32 g / 4000 deg/s for a foot whose data exceeds them, so that `gaitctl convert`
+ * does not clip it), unit calibration, clock offset 0 (times are the CSV's). */
+static void csv_make_header(input_t *in, const double rate[2])
+{
+    rec_header_t *h = &in->hdr;
+    rec_header_init(h);
+    athlete_from_path(in->path, h->athlete, sizeof h->athlete);
+    snprintf(h->source, sizeof h->source, "csv");
+    for (int f = 0; f < 2; f++) {
+        if (in->n[f] == 0)
+            continue;
+        rec_pod_t *p = &h->pods[h->n_pods++];
+        snprintf(p->serial, sizeof p->serial, "csv-%c", f == DSP_LEFT ? 'L' : 'R');
+        p->foot = f == DSP_LEFT ? POD_FOOT_LEFT : POD_FOOT_RIGHT;
+        p->rate_hz = (uint16_t)lround(rate[f]);
+        p->acc_range_g = csv_range(in->peak_acc[f], 9.80665, 16, 32);
+        p->gyr_range_dps = csv_range(in->peak_gyr[f], 1.0, 2000, 4000);
+        p->clock_offset_us = 0;
+    }
+}
+
+static int csv_load(input_t *in, double rate_override_hz, char *err, size_t errcap)
+{
+    const char *p = (const char *)in->data;
+    size_t pos = 0;
+    unsigned long line = 0;
+    char msg[MSG_LEN];
+    if (in->len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0)
+        pos = 3; /* UTF-8 byte order mark written by some spreadsheet exports */
+    while (pos < in->len) {
+        const char *nl = memchr(p + pos, '\n', in->len - pos);
+        size_t end = nl ? (size_t)(nl - p) + 1 : in->len;
+        line++;
+        gcsv_row_t row;
+        int rc = gcsv_parse_line(p + pos, end - pos, &row, msg, sizeof msg);
+        pos = end;
+        int ok = 0;
+        if (rc == GCSV_ROW) {
+            int foot = row.foot == 'L' ? DSP_LEFT : DSP_RIGHT;
+            if (in->n[foot] > 0 && !(row.t > in->smp[foot][in->n[foot] - 1].s.t)) {
+                ok = csv_push_error(in, line,
+                                    "time %.6f of foot %c does not advance (previous %.6f)", row.t,
+                                    row.foot, in->smp[foot][in->n[foot] - 1].s.t);
+            } else {
+                dsp_sample_t s;
+                memset(&s, 0, sizeof s);
+                s.t = row.t;
+                for (int k = 0; k < 3; k++) {
+                    s.acc[k] = (float)row.acc[k];
+                    s.gyr[k] = (float)row.gyr[k];
+                }
+                ok = csv_push_sample(in, foot, &s, line);
+            }
+        } else if (rc < 0) {
+            ok = csv_push_error(in, line, "%s", msg);
+        }
+        if (ok < 0) {
+            put_err(err, errcap, "%s: out of memory", in->path);
+            return -1;
+        }
+    }
+    if (in->n[0] + in->n[1] == 0) {
+        if (in->n_err > 0)
+            put_err(err, errcap, "%s: no valid sample (not gait CSV v1?); first error: %s",
+                    in->path, in->errs[0].msg);
+        else
+            put_err(err, errcap, "%s: no samples", in->path);
+        return -1;
+    }
+    double rate[2] = {0, 0};
+    for (int f = 0; f < 2; f++)
+        rate[f] = rate_override_hz > 0 ? rate_override_hz : csv_infer_rate(in->smp[f], in->n[f]);
+    for (int f = 0; f < 2; f++) {
+        if (in->n[f] == 0)
+            continue;
+        if (rate[f] == 0) /* a single sample: borrow the other foot's rate */
+            rate[f] = rate[1 - f];
+        if (!(rate[f] >= 49.5 && rate[f] < 2000.5)) {
+            if (rate[f] == 0)
+                put_err(err, errcap,
+                        "%s: foot %c: too few samples to infer the sampling rate (use --rate HZ)",
+                        in->path, f == DSP_LEFT ? 'L' : 'R');
+            else
+                put_err(err, errcap,
+                        "%s: foot %c: sampling rate %.1f Hz (from time_s) is outside 50..2000 Hz "
+                        "(use --rate HZ)",
+                        in->path, f == DSP_LEFT ? 'L' : 'R', rate[f]);
+            return -1;
+        }
+    }
+    csv_make_header(in, rate);
+    return 0;
+}
+
+static int csv_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t errcap)
+{
+    /* the next sample: earliest head, ties L before R */
+    int f = -1;
+    for (int k = 0; k < 2; k++)
+        if (in->next[k] < in->n[k] &&
+            (f < 0 || in->smp[k][in->next[k]].s.t < in->smp[f][in->next[f]].s.t))
+            f = k;
+    unsigned long line = f >= 0 ? in->smp[f][in->next[f]].line : (unsigned long)-1;
+    if (in->next_err < in->n_err && in->errs[in->next_err].line < line) {
+        put_err(err, errcap, "%s", in->errs[in->next_err].msg);
+        in->next_err++;
+        in->damaged = 1;
+        return -1;
+    }
+    if (f < 0) {
+        if (in->suppressed && !in->suppressed_reported) {
+            in->suppressed_reported = 1;
+            in->damaged = 1;
+            put_err(err, errcap, "%s:%lu: %lu more damaged lines not reported one by one", in->path,
+                    in->suppressed_first, in->suppressed);
+            return -1;
+        }
+        return 0;
+    }
+    *foot = f;
+    *s = in->smp[f][in->next[f]++].s;
+    return 1;
+}
+
+/* ---- recording ---- */
+
+static int queue_push(sample_queue_t *q, const dsp_sample_t *s)
+{
+    if (q->tail == q->cap) {
+        if (q->head > 0) {
+            memmove(q->v, q->v + q->head, (q->tail - q->head) * sizeof *q->v);
+            q->tail -= q->head;
+            q->head = 0;
+        }
+        if (q->tail == q->cap) {
+            size_t nc = q->cap ? q->cap * 2 : 1024;
+            dsp_sample_t *v = realloc(q->v, nc * sizeof *v);
+            if (!v)
+                return -1;
+            q->v = v;
+            q->cap = nc;
+        }
+    }
+    q->v[q->tail++] = *s;
+    return 0;
+}
+
+static size_t queue_size(const sample_queue_t *q)
+{
+    return q->tail - q->head;
+}
+
+static void rec_damage(input_t *in, size_t offset, const char *what)
+{
+    in->rec_done = 1;
+    in->err_pending = 1;
+    snprintf(in->err, sizeof in->err, "%s: byte %zu: %s", in->path, offset, what);
+}
+
+/* Reads one record into the foot queues; sets rec_done at the end or on damage. */
+static void rec_read_one(input_t *in)
+{
+    uint8_t pod;
+    const uint8_t *frame;
+    size_t flen;
+    int rc = rec_reader_next(&in->rr, &pod, &frame, &flen);
+    if (rc == 0) {
+        in->rec_done = 1;
+        return;
+    }
+    if (rc < 0) {
+        rec_damage(in, in->rr.error_offset, in->rr.error_msg);
+        return;
+    }
+    size_t rec_off = (size_t)(frame - in->data) - REC_RECORD_OVERHEAD;
+    int foot = in->pod_foot[pod]; /* pod < n_pods: checked by the reader */
+    if (foot < 0)
+        return;
+    size_t used = 0;
+    int drc = pod_decode(frame, flen, &in->msg, &used);
+    char what[160];
+    if (drc < 0 || used != flen) {
+        snprintf(what, sizeof what, "record of pod %u: bad pod frame: %s", (unsigned)pod,
+                 drc < 0 ? proto_strerror(drc) : "bytes after the frame");
+        rec_damage(in, rec_off, what);
+        return;
+    }
+    if (in->msg.type != POD_MSG_SAMPLES)
+        return; /* replies stored alongside the samples carry no samples */
+    unsigned n = input_frame_to_samples(&in->hdr.pods[pod], 0, &in->msg.u.samples, in->tmp);
+    for (unsigned i = 0; i < n; i++) {
+        if (in->have_last[foot] && !(in->tmp[i].t > in->last_t[foot]))
+            continue; /* a frame overlapping what was already queued: keep time order */
+        if (queue_push(&in->q[foot], &in->tmp[i]) < 0) {
+            rec_damage(in, rec_off, "out of memory");
+            return;
+        }
+        in->last_t[foot] = in->tmp[i].t;
+        in->have_last[foot] = 1;
+    }
+}
+
+static int rec_want_more(const input_t *in)
+{
+    size_t total = queue_size(&in->q[0]) + queue_size(&in->q[1]);
+    if (total >= QUEUE_LIMIT)
+        return 0;
+    for (int f = 0; f < 2; f++)
+        if (in->present[f] && queue_size(&in->q[f]) == 0)
+            return 1;
+    return total == 0;
+}
+
+static int rec_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t errcap)
+{
+    while (!in->rec_done && rec_want_more(in))
+        rec_read_one(in);
+    int f = -1;
+    for (int k = 0; k < 2; k++)
+        if (queue_size(&in->q[k]) > 0 &&
+            (f < 0 || in->q[k].v[in->q[k].head].t < in->q[f].v[in->q[f].head].t))
+            f = k;
+    if (f >= 0) {
+        *foot = f;
+        *s = in->q[f].v[in->q[f].head++];
+        if (in->q[f].head == in->q[f].tail)
+            in->q[f].head = in->q[f].tail = 0;
+        return 1;
+    }
+    if (in->err_pending) {
+        in->err_pending = 0;
+        in->damaged = 1;
+        put_err(err, errcap, "%s", in->err);
+        return -1;
+    }
+    return 0;
+}
+
+static int rec_load(input_t *in, char *err, size_t errcap)
+{
+    int rc = rec_reader_open(&in->rr, in->data, in->len, &in->hdr);
+    if (rc < 0) {
+        put_err(err, errcap, "%s: byte %zu: %s", in->path, in->rr.error_offset, in->rr.error_msg);
+        return -1;
+    }
+    if (!in->hdr.athlete[0])
+        athlete_from_path(in->path, in->hdr.athlete, sizeof in->hdr.athlete);
+    for (int i = 0; i < REC_MAX_PODS; i++)
+        in->pod_foot[i] = -1;
+    for (unsigned i = 0; i < in->hdr.n_pods; i++) {
+        int f = in->hdr.pods[i].foot == POD_FOOT_LEFT ? DSP_LEFT : DSP_RIGHT;
+        if (!in->present[f]) { /* the first pod of each foot is used */
+            in->present[f] = 1;
+            in->pod_foot[i] = f;
+        }
+    }
+    return 0;
+}
+
+/* ---- public ---- */
+
+input_t *input_open(const char *path, double rate_override_hz, char *err, size_t errcap)
+{
+    input_t *in = calloc(1, sizeof *in);
+    if (!in) {
+        put_err(err, errcap, "%s: out of memory", path);
+        return NULL;
+    }
+    in->path = strdup(path);
+    if (!in->path) {
+        put_err(err, errcap, "%s: out of memory", path);
+        free(in);
+        return NULL;
+    }
+    if (read_file(path, &in->data, &in->len, err, errcap) < 0) {
+        input_free(&in);
+        return NULL;
+    }
+    int rc;
+    if (rec_is_recording(in->data, in->len)) {
+        in->format = INPUT_RECORDING;
+        rc = rec_load(in, err, errcap);
+    } else {
+        in->format = INPUT_CSV;
+        rc = csv_load(in, rate_override_hz, err, errcap);
+    }
+    if (rc < 0) {
+        input_free(&in);
+        return NULL;
+    }
+    return in;
+}
+
+void input_free(input_t **inp)
+{
+    if (!inp || !*inp)
+        return;
+    input_t *in = *inp;
+    free(in->path);
+    free(in->data);
+    for (int f = 0; f < 2; f++) {
+        free(in->smp[f]);
+        free(in->q[f].v);
+    }
+    free(in->errs);
+    free(in);
+    *inp = NULL;
+}
+
+int input_format(const input_t *in)
+{
+    return in->format;
+}
+
+const rec_header_t *input_header(const input_t *in)
+{
+    return &in->hdr;
+}
+
+int input_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t errcap)
+{
+    if (in->format == INPUT_CSV)
+        return csv_next(in, foot, s, err, errcap);
+    return rec_next(in, foot, s, err, errcap);
+}
+
+int input_damaged(const input_t *in)
+{
+    return in->damaged;
+}

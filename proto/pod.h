@@ -46,6 +46,21 @@ enum pod_msg_type {
 
 enum pod_foot { POD_FOOT_LEFT = 'L', POD_FOOT_RIGHT = 'R' };
 
+/* pod_ack_t.status values (POD-PROTOCOL.md, "Status codes"). */
+enum pod_status {
+    POD_ST_OK = 0,
+    POD_ST_UNKNOWN_CMD = 1,      /* command type not supported */
+    POD_ST_BAD_PAYLOAD = 2,      /* payload length or value invalid */
+    POD_ST_BUSY = 3,             /* not allowed while streaming / transferring */
+    POD_ST_NO_RUN = 4,           /* no stored run with that id */
+    POD_ST_NOT_READ = 5,         /* ERASE_RUN before a complete READ_RUN of that run */
+    POD_ST_STORAGE = 6,          /* flash error */
+};
+
+#define POD_HEADER_LEN 6u        /* sync, version, type, length */
+#define POD_SAMPLES_FIXED 24u    /* sample-frame payload bytes before the samples */
+#define POD_SAMPLE_BYTES 12u     /* 6 x int16 per sample */
+
 typedef struct pod_identify {
     char serial[POD_SERIAL_LEN];
     uint8_t foot;                /* 'L' or 'R' */
@@ -136,6 +151,8 @@ typedef struct pod_stream_stats {
     uint64_t frames_lost;        /* sum of missing sequence numbers over all gaps */
     uint64_t duplicates;         /* sample frames whose seq was already delivered (dropped) */
     uint64_t out_of_order;       /* sample frames older than the last delivered (dropped) */
+    uint64_t rejected;           /* frames with a valid CRC that failed to decode (version, type,
+                                    range): skipped whole, their bytes counted in bytes_skipped */
 } pod_stream_stats_t;
 
 enum pod_stream_event {
@@ -159,6 +176,9 @@ typedef struct pod_stream {
     uint32_t last_seq;
     uint64_t pending_skip;
     pod_stream_stats_t stats;
+    uint64_t recent;             /* bit k: seq last_seq - k was delivered (duplicate detection) */
+    uint32_t last_run;           /* run_id of the last delivered sample frame */
+    int eof;                     /* pod_stream_finish was called */
 } pod_stream_t;
 
 void pod_stream_init(pod_stream_t *st);
@@ -168,7 +188,19 @@ size_t pod_stream_feed(pod_stream_t *st, const uint8_t *data, size_t n);
 /* Returns 1 and fills *m (and *rep when not NULL) when a frame is available, 0 when more bytes
  * are needed. Duplicate and out-of-order sample frames are counted and not returned. */
 int pod_stream_next(pod_stream_t *st, pod_msg_t *m, pod_stream_report_t *rep);
-/* End of stream: counts the bytes still buffered as skipped (a truncated trailing frame). */
+/* End of stream. A frame cut by the end is damage: after this call pod_stream_next skips such a
+ * frame's sync and keeps scanning the buffered bytes (a complete frame can hide behind a false
+ * sync), then counts every byte still buffered as skipped when it returns 0. Call
+ * pod_stream_next until it returns 0 after pod_stream_finish. */
 void pod_stream_finish(pod_stream_t *st);
+
+/* Value checks shared with the recording format. */
+int pod_rate_valid(unsigned rate_hz);       /* 50..2000 */
+int pod_acc_range_valid(unsigned g);        /* 2, 4, 8, 16, 32 */
+int pod_gyr_range_valid(unsigned dps);      /* 125, 250, 500, 1000, 2000, 4000 */
+/* Serial field of n bytes: NUL-terminated, printable ASCII before the NUL, zeros after. */
+int pod_serial_valid(const char *serial, size_t n);
+/* "IDENTIFY", "SAMPLES", ... or "unknown". */
+const char *pod_msg_name(unsigned type);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #ifndef GAITD_PROTO_H
 #define GAITD_PROTO_H
+#include <stdint.h>
 
 enum proto_status {
     PROTO_OK = 0,
@@ -22,5 +23,35 @@ enum proto_status {
 
 /* Returns a static English description of a proto_status code. */
 const char *proto_strerror(int code);
+
+/* Explicit little-endian wire helpers (never struct overlays). The caller guarantees that
+ * p[0..width) is inside its buffer. */
+static inline uint16_t proto_get_u16le(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (unsigned)p[1] << 8);
+}
+static inline uint32_t proto_get_u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t proto_get_u64le(const uint8_t *p)
+{
+    return (uint64_t)proto_get_u32le(p) | (uint64_t)proto_get_u32le(p + 4) << 32;
+}
+static inline void proto_put_u16le(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void proto_put_u32le(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void proto_put_u64le(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
 
 #endif

@@ -44,7 +44,8 @@ typedef struct rec_header {
 /* Initialises h with version 1, no pods, unit calibration. */
 void rec_header_init(rec_header_t *h);
 
-/* Encodes the complete header block (magic..CRC) into buf. Sets *len. */
+/* Encodes the complete header block (magic..CRC) into buf. Sets *len. Returns
+ * PROTO_ERR_SPACE when cap is too small, PROTO_ERR_VERSION/RANGE for an invalid header. */
 int rec_header_encode(const rec_header_t *h, uint8_t *buf, size_t cap, size_t *len);
 
 /* Chunk builder: caller-owned, fixed buffer, no heap. */
@@ -73,6 +74,8 @@ typedef struct rec_reader {
     uint32_t next_index;
     int error;                   /* first error (negative), 0 if none */
     size_t error_offset;         /* byte offset of the first bad byte when error != 0 */
+    uint8_t n_pods;              /* from the header: records must have pod index < n_pods */
+    char error_msg[128];         /* what was wrong, e.g. "chunk 3: CRC mismatch" ("" if none) */
 } rec_reader_t;
 
 /* Parses the header. On error sets r->error and r->error_offset. */
@@ -83,6 +86,13 @@ int rec_reader_open(rec_reader_t *r, const uint8_t *buf, size_t len, rec_header_
  * truncated chunk (r->error_offset = file offset of that chunk). Every record of every intact
  * chunk before the damage is yielded first. */
 int rec_reader_next(rec_reader_t *r, uint8_t *pod_index, const uint8_t **frame, size_t *frame_len);
+
+/* Fixed offsets of the file layout (RECORDING.md). */
+#define REC_MAGIC "GAITREC1"
+#define REC_FILE_HEADER_FIXED 14u    /* magic, version, header length */
+#define REC_CHUNK_MAGIC "CHNK"
+#define REC_CHUNK_OVERHEAD 16u       /* magic, index, length, CRC */
+#define REC_RECORD_OVERHEAD 3u       /* pod index, frame length */
 
 /* True when buf starts with the recording magic (content sniffing). */
 int rec_is_recording(const uint8_t *buf, size_t len);
