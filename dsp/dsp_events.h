@@ -1,0 +1,67 @@
+/* dsp_events.h - internal: streaming gait-event detection for one foot (libgaitdsp).
+ * Samples go into a ring buffer sized at init; dsp_events_step segments the pitch rate (gyr_y) at
+ * its mid-swing peaks (large negative values) and finds, per cycle, the toe-off before the swing
+ * peak and the initial contact after it (METRICS.md). Never allocates after init.
+ */
+#ifndef GAITD_DSP_EVENTS_H
+#define GAITD_DSP_EVENTS_H
+#include <stddef.h>
+#include <stdint.h>
+#include "dsp.h"
+
+/* Physical floor for a swing peak (deg/s): quiet standing and sensor noise stay far below it,
+ * slow walking exceeds it several times. Above the floor the threshold scales with the athlete's
+ * recent swing peaks. */
+#define DSP_SWING_FLOOR_DPS 50.0
+#define DSP_SWING_REL 0.25       /* swing-peak threshold as a fraction of the recent mean peak */
+#define DSP_SEP_FRAC 0.6         /* minimum spacing of swing peaks, fraction of the stride period */
+#define DSP_STANCE_FRAC 0.15     /* stance evidence confirming a swing peak early, of a stride */
+#define DSP_TO_FRAC 0.85         /* toe-off: gyr_y falls through this fraction of push-off peak */
+#define DSP_IMPACT_S 0.060       /* impact_g: peak |acc| within this time after IC */
+
+typedef struct dsp_events {
+    size_t cap;                  /* ring capacity, samples */
+    double *t;                   /* ring: sample times */
+    float *gy;                   /* ring: gyr_y, deg/s */
+    float *an;                   /* ring: |acc|, m/s^2 */
+    uint8_t *sat;                /* ring: saturation bits */
+    uint64_t n;                  /* samples stored so far */
+    double rate;                 /* Hz, 0 until known */
+    uint8_t foot;
+    /* detector state (private) */
+    uint64_t scan;               /* next sample to examine */
+    int64_t cand;                /* candidate swing peak, -1 if none */
+    int64_t cand_x;              /* first upward zero crossing after the candidate, -1 if none */
+    int64_t pend;                /* confirmed swing peak awaiting its IC, -1 if none */
+    double amp;                  /* running mean of swing-peak magnitudes, deg/s (0: none yet) */
+    int have_ic;
+    uint64_t ic_i;               /* sample index before the previous IC */
+    double ic_t;                 /* its interpolated time */
+    uint32_t index;              /* next stride index */
+    double last_stride_s;        /* duration of the last accepted stride, NAN if none */
+    double scanned_t;            /* time of the last examined sample (-INFINITY: none) */
+} dsp_events_t;
+
+/* Allocates the ring for cap samples. Returns 0 or -1 (OOM). */
+int dsp_events_init(dsp_events_t *ev, size_t cap, uint8_t foot);
+void dsp_events_release(dsp_events_t *ev);
+
+/* Appends one sample (never allocates). */
+void dsp_events_store(dsp_events_t *ev, const dsp_sample_t *s);
+
+/* Forgets the event chain (after a dropout): detection restarts at the next sample. */
+void dsp_events_reset_chain(dsp_events_t *ev);
+
+/* Examines the samples stored since the last call, using period_s (the stride period from the
+ * spectrum; NAN = unknown, then nothing is examined until it is known, within the ring's reach).
+ * Returns 1 with *out filled (foot-local fields only: step_s and flight_s are NAN) when a stride
+ * was completed; call again until it returns 0. */
+int dsp_events_step(dsp_events_t *ev, double period_s, double min_hz, double max_hz,
+                    dsp_stride_t *out);
+
+/* End of input: confirms a pending swing-peak candidate with the samples there are, then works
+ * like dsp_events_step. */
+int dsp_events_flush(dsp_events_t *ev, double period_s, double min_hz, double max_hz,
+                     dsp_stride_t *out);
+
+#endif

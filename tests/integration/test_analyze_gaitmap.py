@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Regression test on real data: `gaitctl analyze` of the gaitmap example recording (walking,
+204.8 Hz, both feet; tests/data/gaitmap, MIT licence) against its motion-capture reference events.
+
+Checks stride recall and IC / toe-off timing errors against bounds set from measured values with
+a margin (measured 2026-11-29: recall 1.00, IC |err| median 4.5 ms P95 15.0 ms, toe-off |err|
+median 2.6 ms P95 6.7 ms). Strides are matched per foot by t_ic within 100 ms. The reference
+skips one turning stride (its stride 13 of the left foot spans two) and ends before the data."""
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+FS = 204.8
+BIN = os.environ.get("GAITD_BIN", "build/bin")
+DATA = os.path.join(os.environ.get("GAITD_TEST_DATA", "tests/data"), "gaitmap")
+
+
+def convert(src, dst):
+    """gaitmap imu_sample.csv (two header rows, sample index, L/R columns interleaved per axis)
+    to gait CSV v1 with time = index / 204.8."""
+    with open(src) as f:
+        rows = list(csv.reader(f))
+    sensors, axes = rows[0], rows[1]
+    col = {}
+    for i in range(1, len(axes)):
+        col[(sensors[i], axes[i])] = i
+    names = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
+    with open(dst, "w") as o:
+        o.write("# gaitmap example_data (MIT), 204.8 Hz\n")
+        o.write("time_s,foot,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z\n")
+        for r in rows[2:]:
+            t = int(float(r[0])) / FS
+            for foot, sensor in (("L", "left_sensor"), ("R", "right_sensor")):
+                vals = [r[col[(sensor, a)]] for a in names]
+                o.write("%.6f,%s,%s\n" % (t, foot, ",".join(vals)))
+
+
+def load_ref(path):
+    out = []
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            out.append(dict(foot="L" if r["foot"] == "left" else "R",
+                            t_ic=float(r["pre_ic"]) / FS, t_to=float(r["tc"]) / FS))
+    return out
+
+
+def percentile(v, q):
+    v = sorted(v)
+    k = (len(v) - 1) * q / 100.0
+    i = int(k)
+    j = min(i + 1, len(v) - 1)
+    return v[i] + (v[j] - v[i]) * (k - i)
+
+
+def score(ref, det, tol=0.1):
+    used, ic, to = set(), [], []
+    for r in ref:
+        best = None
+        for j, d in enumerate(det):
+            if d["foot"] != r["foot"] or j in used:
+                continue
+            e = d["t_ic"] - r["t_ic"]
+            if abs(e) <= tol and (best is None or abs(e) < abs(best[1])):
+                best = (j, e)
+        if best is None:
+            continue
+        used.add(best[0])
+        ic.append(1000 * best[1])
+        to.append(1000 * (det[best[0]]["t_to"] - r["t_to"]))
+    return ic, to
+
+
+def main():
+    fails = []
+    with tempfile.TemporaryDirectory() as tmp:
+        gcsv = os.path.join(tmp, "gaitmap.csv")
+        convert(os.path.join(DATA, "imu_sample.csv"), gcsv)
+        p = subprocess.run([os.path.join(BIN, "gaitctl"), "analyze", gcsv],
+                           capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        print(p.stderr)
+        print("FAIL: exit status %d" % p.returncode)
+        return 1
+    lines = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+    strides = [x for x in lines if x["type"] == "stride"]
+    summary = lines[-1]
+    if summary["type"] != "summary" or sum(1 for x in lines if x["type"] == "summary") != 1:
+        fails.append("exactly one summary, last")
+    t = [s["t_ic"] for s in strides]
+    if t != sorted(t):
+        fails.append("strides not in time order")
+    for s in strides:
+        if not (s["t_ic"] < s["t_to"] < s["t_next_ic"]) or s["mode"] != "walk":
+            fails.append("bad stride %r" % s)
+            break
+    ref = load_ref(os.path.join(DATA, "stride_events_sample.csv"))
+    ic, to = score(ref, strides)
+    recall = len(ic) / len(ref)
+    aic = [abs(x) for x in ic]
+    ato = [abs(x) for x in to]
+    fig = dict(recall=recall, n_ref=len(ref), n_det=len(strides),
+               ic_median=percentile(aic, 50), ic_p95=percentile(aic, 95), ic_bias=sum(ic) / len(ic),
+               to_median=percentile(ato, 50), to_p95=percentile(ato, 95), to_bias=sum(to) / len(to))
+    print(" ".join("%s=%.3f" % kv if isinstance(kv[1], float) else "%s=%d" % kv
+                   for kv in fig.items()))
+    checks = [("recall >= 0.95", recall >= 0.95),
+              ("IC median |err| <= 7 ms", fig["ic_median"] <= 7.0),
+              ("IC P95 |err| <= 20 ms", fig["ic_p95"] <= 20.0),
+              ("IC |bias| <= 5 ms", abs(fig["ic_bias"]) <= 5.0),
+              ("TO median |err| <= 5 ms", fig["to_median"] <= 5.0),
+              ("TO P95 |err| <= 10 ms", fig["to_p95"] <= 10.0),
+              ("TO |bias| <= 4 ms", abs(fig["to_bias"]) <= 4.0),
+              ("cadence 100..120 spm", 100.0 <= (summary.get("cadence_spm") or 0) <= 120.0),
+              ("walking, no running", summary["n_strides"]["running"] == 0),
+              ("symmetry present", summary["symmetry"]["contact_si_pct"] is not None),
+              ("focus is a list", isinstance(summary.get("focus"), list)),
+              ("disclaimer", bool(summary.get("disclaimer")))]
+    for name, ok in checks:
+        if not ok:
+            fails.append(name)
+    for f in fails:
+        print("FAIL:", f)
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+/* test_feed.c - JSON feed objects (proto/feed.c): keys, NaN -> null, athlete optional,
+ * summary focus list and disclaimer. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include "feed.h"
+
+static dsp_stride_t sample_stride(void)
+{
+    dsp_stride_t s;
+    memset(&s, 0, sizeof s);
+    s.foot = DSP_RIGHT;
+    s.mode = DSP_MODE_RUN;
+    s.saturated = 3;
+    s.index = 7;
+    s.t_ic = 12.345;
+    s.t_to = 12.567;
+    s.t_next_ic = 13.061;
+    s.stride_s = 0.716;
+    s.contact_s = 0.222;
+    s.swing_s = 0.494;
+    s.duty = 0.222 / 0.716;
+    s.step_s = NAN;
+    s.flight_s = 0.1;
+    s.cadence_spm = 120.0 / 0.716;
+    s.impact_g = 6.5;
+    s.pushoff_dps = 650.0;
+    s.swing_peak_dps = 900.0;
+    return s;
+}
+
+static void test_stride(void **state)
+{
+    (void)state;
+    dsp_stride_t s = sample_stride();
+    json_t *o = feed_stride(NULL, &s);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "type")), "stride");
+    assert_int_equal(json_integer_value(json_object_get(o, "v")), FEED_PROTO_VERSION);
+    assert_null(json_object_get(o, "athlete"));
+    assert_string_equal(json_string_value(json_object_get(o, "foot")), "R");
+    assert_string_equal(json_string_value(json_object_get(o, "mode")), "run");
+    assert_int_equal(json_integer_value(json_object_get(o, "index")), 7);
+    assert_true(fabs(json_real_value(json_object_get(o, "t_ic")) - 12.345) < 1e-12);
+    assert_true(json_is_null(json_object_get(o, "step_s")));
+    assert_true(fabs(json_real_value(json_object_get(o, "flight_s")) - 0.1) < 1e-12);
+    const char *keys[] = {"t_to", "t_next_ic",   "stride_s", "contact_s",   "swing_s",
+                          "duty", "cadence_spm", "impact_g", "pushoff_dps", "swing_peak_dps"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        assert_true(json_is_real(json_object_get(o, keys[i])));
+    json_t *sat = json_object_get(o, "saturated");
+    assert_int_equal(json_array_size(sat), 2);
+    char *txt = json_dumps(o, JSON_COMPACT);
+    assert_non_null(txt);
+    assert_null(strchr(txt, '\n'));
+    assert_null(strstr(txt, "nan"));
+    free(txt);
+    json_decref(o);
+
+    s.saturated = 0;
+    o = feed_stride("alice", &s);
+    assert_string_equal(json_string_value(json_object_get(o, "athlete")), "alice");
+    assert_null(json_object_get(o, "saturated"));
+    json_decref(o);
+}
+
+static void fill_window(dsp_window_t *w, int with_right)
+{
+    memset(w, 0, sizeof *w);
+    w->t_start = 10.0;
+    w->t_end = 40.0;
+    w->mode = DSP_MODE_RUN;
+    w->stride_hz_fft = 1.4;
+    w->cadence_fft_spm = 168.0;
+    w->cadence_events_spm = 170.0;
+    w->foot[0].n = 40;
+    w->foot[0].contact_s = 0.26;
+    w->foot[0].stride_s = 0.7;
+    w->foot[0].step_s = w->foot[0].swing_s = w->foot[0].flight_s = w->foot[0].duty = 0.3;
+    w->foot[0].contact_cv_pct = 2.0;
+    w->foot[0].impact_g = 5.0;
+    w->foot[0].pushoff_dps = 600.0;
+    dsp_foot_stats_t none = {0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    w->foot[1] = with_right ? w->foot[0] : none;
+    w->contact_si_pct = with_right ? 0.0 : NAN;
+    w->stride_si_pct = with_right ? 0.0 : NAN;
+    w->step_si_pct = with_right ? 0.0 : NAN;
+}
+
+static void test_window(void **state)
+{
+    (void)state;
+    dsp_window_t w;
+    fill_window(&w, 0);
+    json_t *o = feed_window("bob", &w);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "type")), "window");
+    assert_string_equal(json_string_value(json_object_get(o, "athlete")), "bob");
+    assert_true(fabs(json_real_value(json_object_get(o, "cadence_spm")) - 170.0) < 1e-12);
+    json_t *sym = json_object_get(o, "symmetry");
+    assert_true(json_is_null(json_object_get(sym, "contact_si_pct")));
+    json_t *r = json_object_get(o, "R");
+    assert_int_equal(json_integer_value(json_object_get(r, "n")), 0);
+    assert_true(json_is_null(json_object_get(r, "contact_s")));
+    json_t *l = json_object_get(o, "L");
+    assert_true(fabs(json_real_value(json_object_get(l, "contact_s")) - 0.26) < 1e-12);
+    json_decref(o);
+}
+
+static void test_summary(void **state)
+{
+    (void)state;
+    dsp_summary_t s;
+    memset(&s, 0, sizeof s);
+    s.duration_s = 600.0;
+    s.n_strides[0] = 420;
+    s.n_strides[1] = 421;
+    s.n_running = 841;
+    fill_window(&s.main, 1);
+    s.running = s.main;
+    fill_window(&s.walking, 0);
+    s.cadence_spm = 170.0;
+    json_t *o = feed_summary(NULL, &s);
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "type")), "summary");
+    assert_null(json_object_get(o, "athlete"));
+    assert_true(fabs(json_real_value(json_object_get(o, "cadence_spm")) - 170.0) < 1e-12);
+    json_t *focus = json_object_get(o, "focus");
+    assert_true(json_is_array(focus));
+    assert_int_equal(json_array_size(focus), 0);
+    const char *d = json_string_value(json_object_get(o, "disclaimer"));
+    assert_non_null(d);
+    assert_non_null(strstr(d, "not"));
+    json_t *sym = json_object_get(o, "symmetry");
+    assert_true(json_is_real(json_object_get(sym, "contact_si_pct")));
+    assert_true(json_is_real(json_object_get(sym, "step_si_pct")));
+    json_t *n = json_object_get(o, "n_strides");
+    assert_int_equal(json_integer_value(json_object_get(n, "L")), 420);
+    assert_int_equal(json_integer_value(json_object_get(n, "R")), 421);
+    assert_non_null(json_object_get(o, "running"));
+    assert_non_null(json_object_get(o, "walking"));
+    json_decref(o);
+    o = feed_summary("carol", &s);
+    assert_string_equal(json_string_value(json_object_get(o, "athlete")), "carol");
+    json_decref(o);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_string_equal(feed_foot_name(DSP_LEFT), "L");
+    assert_string_equal(feed_foot_name(DSP_RIGHT), "R");
+    assert_string_equal(feed_mode_name(DSP_MODE_WALK), "walk");
+    assert_string_equal(feed_mode_name(DSP_MODE_RUN), "run");
+    assert_string_equal(feed_mode_name(DSP_MODE_UNKNOWN), "unknown");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stride),
+        cmocka_unit_test(test_window),
+        cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
