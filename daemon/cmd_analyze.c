@@ -14,7 +14,7 @@
 #include "gaitctl.h"
 #include "input.h"
 
-#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(10))
+#define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(16))
 
 typedef struct stride_list {
     dsp_stride_t *v;

@@ -1,0 +1,166 @@
+/* control.c - JSON request/reply control endpoint (see control.h). */
+#define LOG_PREFIX "control"
+#include "control.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+#include "alloc.h"
+
+#define CONTROL_MAX_CMDS 16
+#define CONTROL_MAX_REQ 65536
+
+typedef struct control_cmd {
+    char name[32];
+    control_fn fn;
+    void *ud;
+} control_cmd_t;
+
+struct control {
+    void *sock;
+    const log_t *lg;
+    control_cmd_t cmds[CONTROL_MAX_CMDS];
+    int n_cmds;
+    uint64_t requests, errors;
+};
+
+control_t *control_new(void *zctx, const char *endpoint, const log_t *lg, char *err, size_t errcap)
+{
+    void *s = zmq_socket(zctx, ZMQ_REP);
+    if (!s) {
+        snprintf(err, errcap, "control socket: %s", zmq_strerror(zmq_errno()));
+        return NULL;
+    }
+    int zero = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_bind(s, endpoint) != 0) {
+        snprintf(err, errcap, "--control %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(s);
+        return NULL;
+    }
+    control_t *c = xcalloc(1, sizeof *c);
+    c->sock = s;
+    c->lg = lg;
+    log_info(lg, "control requests on %s", endpoint);
+    return c;
+}
+
+void control_free(control_t **cp)
+{
+    if (!cp || !*cp)
+        return;
+    zmq_close((*cp)->sock);
+    xfree(*cp);
+    *cp = NULL;
+}
+
+int control_add(control_t *c, const char *name, control_fn fn, void *ud)
+{
+    if (c->n_cmds == CONTROL_MAX_CMDS || strlen(name) >= sizeof c->cmds[0].name)
+        return -1;
+    control_cmd_t *e = &c->cmds[c->n_cmds++];
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->fn = fn;
+    e->ud = ud;
+    return 0;
+}
+
+void *control_socket(control_t *c)
+{
+    return c->sock;
+}
+
+static json_t *error_reply(control_t *c, const char *code, const char *fmt, const char *arg)
+{
+    char msg[256];
+    snprintf(msg, sizeof msg, fmt, arg);
+    c->errors++;
+    log_debug(c->lg, "request refused: %s: %s", code, msg);
+    return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code, "message", msg);
+}
+
+json_t *control_handle(control_t *c, const char *req, size_t len)
+{
+    json_error_t jerr;
+    c->requests++;
+    json_t *r = json_loadb(req, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!r)
+        return error_reply(c, "bad_json", "malformed JSON request: %s", jerr.text);
+    if (!json_is_object(r)) {
+        json_decref(r);
+        return error_reply(c, "bad_json", "%s", "request must be a JSON object");
+    }
+    const char *name = json_string_value(json_object_get(r, "cmd"));
+    if (!name) {
+        json_decref(r);
+        return error_reply(c, "bad_request", "%s", "request has no string \"cmd\"");
+    }
+    json_t *reply = NULL;
+    if (!strcmp(name, "ping")) {
+        reply = json_pack("{s:b, s:b}", "ok", 1, "pong", 1);
+    } else {
+        int i;
+        for (i = 0; i < c->n_cmds; i++)
+            if (!strcmp(name, c->cmds[i].name))
+                break;
+        if (i == c->n_cmds) {
+            reply = error_reply(c, "unknown_command", "unknown command '%s'", name);
+        } else {
+            json_t *res = c->cmds[i].fn(c->cmds[i].ud, r);
+            if (!res) {
+                reply = error_reply(c, "failed", "command '%s' failed", name);
+            } else {
+                reply = json_pack("{s:b}", "ok", 1);
+                json_object_update(reply, res);
+                json_decref(res);
+            }
+        }
+    }
+    json_decref(r);
+    return reply;
+}
+
+/* Receives one whole request (all parts; only the first is used). Returns 1, or 0 if none. */
+static int recv_request(control_t *c, char **buf, size_t *len)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, c->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return 0;
+    }
+    size_t n = zmq_msg_size(&m);
+    if (n > CONTROL_MAX_REQ)
+        n = CONTROL_MAX_REQ;     /* an oversized request fails JSON parsing: an error reply */
+    *buf = xmalloc(n + 1);
+    memcpy(*buf, zmq_msg_data(&m), n);
+    (*buf)[n] = '\0';
+    *len = n;
+    while (zmq_msg_more(&m)) {
+        zmq_msg_close(&m);
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, c->sock, 0) < 0)
+            break;
+    }
+    zmq_msg_close(&m);
+    return 1;
+}
+
+void control_on_readable(control_t *c)
+{
+    char *req;
+    size_t len;
+    while (recv_request(c, &req, &len)) {
+        json_t *reply = control_handle(c, req, len);
+        xfree(req);
+        char *out = reply ? json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        json_decref(reply);
+        const char *fallback = "{\"ok\":false,\"error\":{\"code\":\"failed\",\"message\":\"out of memory\"}}";
+        const char *body = out ? out : fallback;
+        /* REP must answer before the next receive; a reply send cannot block on REP. */
+        if (zmq_send(c->sock, body, strlen(body), 0) < 0)
+            log_warn(c->lg, "reply: %s", zmq_strerror(errno));
+        free(out);
+    }
+}
