@@ -8,36 +8,16 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
 import zmq
 
-BIN = os.environ.get("GAITD_BIN", "build/bin")
+from gaitdtest import BIN, check, request
 DURATION = 20
 
 
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
 
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def request(ctx, endpoint, payload):
-    s = ctx.socket(zmq.REQ)
-    s.setsockopt(zmq.LINGER, 0)
-    s.setsockopt(zmq.RCVTIMEO, 3000)
-    s.connect(endpoint)
-    s.send(payload)
-    try:
-        return json.loads(s.recv())
-    finally:
-        s.close()
 
 
 def main():

@@ -11,24 +11,15 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
 import zmq
 
-BIN = os.environ.get("GAITD_BIN", "build/bin")
+from gaitdtest import BIN, check
 DURATION = 12
 
 
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def run(args, pub, timeout):

@@ -10,23 +10,14 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
 import zmq
 
-BIN = os.environ.get("GAITD_BIN", "build/bin")
+from gaitdtest import BIN, check
 
 
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def ignore_sigint():
