@@ -19,6 +19,8 @@
 
 enum dsp_foot { DSP_LEFT = 0, DSP_RIGHT = 1 };
 enum dsp_mode { DSP_MODE_UNKNOWN = 0, DSP_MODE_WALK = 1, DSP_MODE_RUN = 2 };
+/* Foot-strike type from the strike angle (Altman & Davis 2012 bands, METRICS.md). */
+enum dsp_strike { DSP_STRIKE_UNKNOWN = 0, DSP_STRIKE_REAR = 1, DSP_STRIKE_MID = 2, DSP_STRIKE_FORE = 3 };
 
 typedef struct dsp_sample {
     double t;                    /* s, clock shared by both feet */
@@ -53,6 +55,9 @@ typedef struct dsp_settings {
     double min_stride_hz;        /* search band for the stride fundamental, default 0.4 */
     double max_stride_hz;        /* default 2.2 */
     double max_rate_hz;          /* highest sampling rate supported, default 2000 */
+    int clock_sync;              /* 1 (default): estimate the pods' clock offset from the data
+                                  * (assumes equal mean left and right step times) and correct
+                                  * step_s / flight_s for it; 0: the pods share one clock */
 } dsp_settings_t;
 
 dsp_settings_t dsp_settings_default(void);
@@ -76,13 +81,37 @@ typedef struct dsp_stride {
     double impact_g;             /* peak |acc| within 60 ms after IC, in g */
     double pushoff_dps;          /* peak toe-down pitch rate (gyr_y) in the last half of stance */
     double swing_peak_dps;       /* peak toe-up pitch rate magnitude in swing */
+    /* Added by issue 3 (METRICS.md section 3): orientation reset to foot-flat at the stride's
+     * stillest stance point. NAN when the stance is too short to tell. */
+    double braking_g;            /* peak deceleration along x (gravity removed) in early stance, g */
+    double strike_angle_deg;     /* foot pitch at IC relative to foot-flat, toe up positive, deg */
+    uint8_t strike;              /* dsp_strike from strike_angle_deg */
+    double pronation_deg;        /* roll excursion from IC to peak eversion in stance, deg */
+    double pronation_vel_dps;    /* peak eversion rate in stance (20 ms mean), deg/s */
+    double t_still;              /* s, centre of the stance's quietest gyro window (foot flat) */
 } dsp_stride_t;
+
+/* Per-stride metrics with statistics (means, medians, CV, symmetry index) for each. */
+enum dsp_metric {
+    DSP_M_STRIDE, DSP_M_CONTACT, DSP_M_SWING, DSP_M_STEP, DSP_M_FLIGHT, DSP_M_DUTY,
+    DSP_M_CADENCE, DSP_M_IMPACT, DSP_M_BRAKING, DSP_M_PUSHOFF, DSP_M_SWING_PEAK,
+    DSP_M_STRIKE_ANGLE, DSP_M_PRONATION, DSP_M_PRONATION_VEL, DSP_NMETRIC
+};
+
+/* The dsp_stride_t field of metric m ("contact_s", ...: the feed key), NULL if m is invalid. */
+const char *dsp_metric_name(int m);
+/* Value of metric m of a stride (NAN if m is invalid). */
+double dsp_stride_metric(const dsp_stride_t *s, int m);
 
 typedef struct dsp_foot_stats {
     uint32_t n;                  /* strides */
     double stride_s, contact_s, step_s, swing_s, flight_s, duty;   /* means; NAN when n == 0 */
     double contact_cv_pct;       /* coefficient of variation of contact time */
     double impact_g, pushoff_dps;
+    /* Added by issue 3, indexed by enum dsp_metric, over the strides with a finite value:
+     * mean, median (NAN in dsp_pipeline_summary: the session keeps sums only) and coefficient of
+     * variation = 100 x sample sd / |mean| (NAN below 2 values). */
+    double mean[DSP_NMETRIC], median[DSP_NMETRIC], cv_pct[DSP_NMETRIC];
 } dsp_foot_stats_t;
 
 typedef struct dsp_window {
@@ -95,6 +124,7 @@ typedef struct dsp_window {
     double contact_si_pct;       /* CONTRACT.md symmetry index; NAN when a foot has no strides */
     double stride_si_pct;
     double step_si_pct;
+    double si_pct[DSP_NMETRIC];  /* symmetry index of every metric's per-foot mean (issue 3) */
 } dsp_window_t;
 
 typedef struct dsp_summary {
@@ -105,6 +135,15 @@ typedef struct dsp_summary {
     dsp_window_t running;        /* running strides only (foot[].n == 0 if none) */
     dsp_window_t walking;        /* walking strides only */
     double cadence_spm;          /* = main.cadence_events_spm, or FFT cadence if no events */
+    double clock_offset_s;       /* estimated right pod clock minus left pod clock, s; NAN if
+                                  * unknown (one foot, too few strides); 0 with clock_sync 0 */
+    /* Fatigue drift (issue 3) over the strides of `main`: statistics of the first and the last
+     * third of the span from the first to the last stride (time bins, METRICS.md section 4),
+     * and the change of each metric's mean (both feet pooled) from the first to the last third
+     * per 10 minutes; NAN when either third has no strides. */
+    dsp_window_t first_third, last_third;
+    double drift_per_10min[DSP_NMETRIC];
+    double drift_contact_si_per_10min;   /* change of contact_si_pct per 10 minutes */
 } dsp_summary_t;
 
 typedef struct dsp_pipeline dsp_pipeline_t;
@@ -131,6 +170,10 @@ void dsp_pipeline_finish(dsp_pipeline_t *p);
 
 /* Whole-session statistics so far. */
 void dsp_pipeline_summary(const dsp_pipeline_t *p, dsp_summary_t *out);
+
+/* Strike type of a strike angle (deg, toe up positive): rear > 8.0, fore < -1.6, else mid;
+ * DSP_STRIKE_UNKNOWN for NAN. */
+int dsp_strike_type(double strike_angle_deg);
 
 /* CONTRACT.md symmetry index 100*(l-r)/(0.5*(l+r)); NAN if either is NAN or the sum is 0. */
 double dsp_symmetry_index(double l, double r);

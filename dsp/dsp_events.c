@@ -9,18 +9,26 @@
 int dsp_events_init(dsp_events_t *ev, size_t cap, uint8_t foot)
 {
     memset(ev, 0, sizeof *ev);
+    size_t c = 64;
+    while (c < cap) /* a power of two: ring indices by mask, not division */
+        c *= 2;
+    cap = c;
     ev->cap = cap;
+    ev->mask = cap - 1;
     ev->foot = foot;
     ev->t = calloc(cap, sizeof *ev->t);
     ev->gy = calloc(cap, sizeof *ev->gy);
     ev->an = calloc(cap, sizeof *ev->an);
     ev->sat = calloc(cap, sizeof *ev->sat);
+    ev->ax = calloc(cap, sizeof *ev->ax);
+    ev->gx = calloc(cap, sizeof *ev->gx);
+    ev->gn = calloc(cap, sizeof *ev->gn);
     ev->cand = -1;
     ev->cand_x = -1;
     ev->pend = -1;
     ev->last_stride_s = NAN;
     ev->scanned_t = -INFINITY;
-    if (!ev->t || !ev->gy || !ev->an || !ev->sat) {
+    if (!ev->t || !ev->gy || !ev->an || !ev->sat || !ev->ax || !ev->gx || !ev->gn) {
         dsp_events_release(ev);
         return -1;
     }
@@ -33,16 +41,22 @@ void dsp_events_release(dsp_events_t *ev)
     free(ev->gy);
     free(ev->an);
     free(ev->sat);
+    free(ev->ax);
+    free(ev->gx);
+    free(ev->gn);
     memset(ev, 0, sizeof *ev);
 }
 
 void dsp_events_store(dsp_events_t *ev, const dsp_sample_t *s)
 {
-    size_t k = (size_t)(ev->n % ev->cap);
+    size_t k = (size_t)(ev->n & ev->mask);
     ev->t[k] = s->t;
     ev->gy[k] = s->gyr[1];
     ev->an[k] = sqrtf(s->acc[0] * s->acc[0] + s->acc[1] * s->acc[1] + s->acc[2] * s->acc[2]);
     ev->sat[k] = s->saturated;
+    ev->ax[k] = s->acc[0];
+    ev->gx[k] = s->gyr[0];
+    ev->gn[k] = sqrtf(s->gyr[0] * s->gyr[0] + s->gyr[1] * s->gyr[1] + s->gyr[2] * s->gyr[2]);
     ev->n++;
 }
 
@@ -58,12 +72,12 @@ void dsp_events_reset_chain(dsp_events_t *ev)
 
 static float G(const dsp_events_t *ev, uint64_t i)
 {
-    return ev->gy[i % ev->cap];
+    return ev->gy[i & ev->mask];
 }
 
 static double T(const dsp_events_t *ev, uint64_t i)
 {
-    return ev->t[i % ev->cap];
+    return ev->t[i & ev->mask];
 }
 
 /* Oldest index still in the ring. */
@@ -131,18 +145,102 @@ static int find_to(const dsp_events_t *ev, uint64_t lo, uint64_t s, uint64_t *pk
     return 0;
 }
 
+int dsp_strike_type(double a)
+{
+    if (isnan(a))
+        return DSP_STRIKE_UNKNOWN;
+    return a > 8.0 ? DSP_STRIKE_REAR : (a < -1.6 ? DSP_STRIKE_FORE : DSP_STRIKE_MID);
+}
+
+/* Stance metrics from an orientation reset at foot-flat (METRICS.md section 3): samples i0 (first
+ * after IC) .. i1 (last at or before toe-off). Foot-flat m = centre of the w-sample window with the
+ * least summed |gyr|; pitch th = 0 there, integrated (trapezoid) from IC, where it is th_ic. */
+static void stance_metrics(const dsp_events_t *ev, uint64_t i0, uint64_t i1, dsp_stride_t *o)
+{
+    o->braking_g = o->strike_angle_deg = o->pronation_deg = o->pronation_vel_dps = NAN;
+    o->t_still = NAN;
+    o->strike = DSP_STRIKE_UNKNOWN;
+    const double dt = 1.0 / ev->rate, d2r = M_PI / 180.0;
+    uint64_t w = (uint64_t)(DSP_STILL_FRAC * o->contact_s * ev->rate + 0.5);
+    if (w < 1)
+        w = 1;
+    if (i1 < i0 + w + 2)
+        return;
+    double sum = 0.0, best = INFINITY;
+    uint64_t jb = i0;
+    for (uint64_t k = i0; k <= i1; k++) {
+        sum += ev->gn[k & ev->mask];
+        if (k >= i0 + w)
+            sum -= ev->gn[(k - w) & ev->mask];
+        if (k + 1 >= i0 + w && sum < best)
+            best = sum, jb = k + 1 - w;
+    }
+    uint64_t m = jb + w / 2;
+    o->t_still = T(ev, m);
+    /* pitch at i0 relative to IC (gyr_y = 0 at IC), then the integral from IC to m */
+    double lead = T(ev, i0) - o->t_ic;
+    double th0 = 0.5 * G(ev, i0) * lead, th = th0;
+    for (uint64_t k = i0; k < m; k++)
+        th += 0.5 * (G(ev, k) + G(ev, k + 1)) * dt;
+    double th_ic = -th; /* deg, pitch at IC when th(m) = 0 */
+    o->strike_angle_deg = -th_ic;
+    o->strike = (uint8_t)dsp_strike_type(o->strike_angle_deg);
+    /* braking: peak of -(acc_x + g sin th) over the first DSP_BRAKE_FRAC of the contact;
+     * pronation: roll (eversion positive: +gyr_x left, -gyr_x right) from IC over the stance */
+    double sgn = ev->foot == DSP_LEFT ? 1.0 : -1.0;
+    uint64_t h = (uint64_t)(0.5 * DSP_PRON_AVG_S * ev->rate + 0.5);
+    double brake = -INFINITY, roll = 0.5 * sgn * ev->gx[i0 & ev->mask] * lead, roll_max = 0.0;
+    double vel = -INFINITY, vsum = 0.0, d1 = -INFINITY, d2 = -INFINITY;
+    double t_brake = o->t_ic + DSP_BRAKE_FRAC * o->contact_s;
+    th = th_ic + th0;
+    /* the sample before IC (pitch th_ic) is the left neighbour of a peak at i0 */
+    d1 = -(ev->ax[(i0 - 1) & ev->mask] + G0 * sin(th_ic * d2r));
+    for (uint64_t k = i0; k <= i1; k++) {
+        if (k > i0) {
+            th += 0.5 * (G(ev, k - 1) + G(ev, k)) * dt;
+            roll += 0.5 * sgn * (ev->gx[(k - 1) & ev->mask] + ev->gx[k & ev->mask]) * dt;
+        }
+        if (k == i0 || T(ev, k - 1) <= t_brake) {
+            /* deceleration d = -(acc_x + g sin th); a local maximum at k-1 is refined by a
+             * parabola through k-2 .. k (a short pulse falls between samples at low rates) */
+            double d = -(ev->ax[k & ev->mask] + G0 * sin(th * d2r));
+            if (T(ev, k) <= t_brake && d > brake)
+                brake = d;
+            if (k >= i0 + 1 && d1 >= d2 && d1 >= d) {
+                double den = d2 - 2.0 * d1 + d;
+                double pk = den < 0.0 ? d1 - (d2 - d) * (d2 - d) / (8.0 * den) : d1;
+                if (pk > brake)
+                    brake = pk;
+            }
+            d2 = d1;
+            d1 = d;
+        }
+        if (roll > roll_max)
+            roll_max = roll;
+        /* centred moving mean of the eversion rate over 2h+1 samples */
+        vsum += sgn * ev->gx[k & ev->mask];
+        if (k >= i0 + 2 * h + 1)
+            vsum -= sgn * ev->gx[(k - 2 * h - 1) & ev->mask];
+        if (k >= i0 + 2 * h && vsum / (double)(2 * h + 1) > vel)
+            vel = vsum / (double)(2 * h + 1);
+    }
+    o->braking_g = brake > 0.0 ? brake / G0 : 0.0;
+    o->pronation_deg = roll_max;
+    o->pronation_vel_dps = vel > 0.0 ? vel : 0.0;
+}
+
 /* Fills per-stride figures from the ring: IC at sample a (crossing between a, a+1), next IC at
  * sample b, swing peak at s. */
 static void fill_stride(const dsp_events_t *ev, uint64_t a, uint64_t b, uint64_t s, dsp_stride_t *o)
 {
     uint8_t sat = 0;
     for (uint64_t k = a; k <= b + 1; k++)
-        sat |= ev->sat[k % ev->cap];
+        sat |= ev->sat[k & ev->mask];
     o->saturated = sat;
     double imp = 0.0;
     for (uint64_t k = a; k <= b && T(ev, k) <= o->t_ic + DSP_IMPACT_S; k++)
-        if (ev->an[k % ev->cap] > imp)
-            imp = ev->an[k % ev->cap];
+        if (ev->an[k & ev->mask] > imp)
+            imp = ev->an[k & ev->mask];
     o->impact_g = imp / G0;
     double half = o->t_ic + 0.5 * o->contact_s, push = NAN;
     for (uint64_t k = a; k <= b && T(ev, k) <= o->t_to; k++)
@@ -150,6 +248,10 @@ static void fill_stride(const dsp_events_t *ev, uint64_t a, uint64_t b, uint64_t
             push = G(ev, k);
     o->pushoff_dps = push;
     o->swing_peak_dps = fabs(G(ev, s));
+    uint64_t i1 = a + 1;
+    while (i1 + 1 <= b && T(ev, i1 + 1) <= o->t_to)
+        i1++;
+    stance_metrics(ev, a + 1, i1, o);
 }
 
 /* Completes the cycle of swing peak s whose following IC crossing lies between samples ici and

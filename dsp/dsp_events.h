@@ -18,12 +18,19 @@
 #define DSP_STANCE_FRAC 0.15     /* stance evidence confirming a swing peak early, of a stride */
 #define DSP_TO_FRAC 0.85         /* toe-off: gyr_y falls through this fraction of push-off peak */
 #define DSP_IMPACT_S 0.060       /* impact_g: peak |acc| within this time after IC */
+#define DSP_STILL_FRAC 0.2       /* foot-flat search: window of this fraction of the contact time */
+#define DSP_BRAKE_FRAC 0.5       /* braking_g: searched over this first fraction of the contact */
+#define DSP_PRON_AVG_S 0.020     /* pronation_vel_dps: rate averaged over this span */
 
 typedef struct dsp_events {
-    size_t cap;                  /* ring capacity, samples */
+    size_t cap;                  /* ring capacity, samples (a power of two) */
+    uint64_t mask;               /* cap - 1 */
     double *t;                   /* ring: sample times */
     float *gy;                   /* ring: gyr_y, deg/s */
     float *an;                   /* ring: |acc|, m/s^2 */
+    float *ax;                   /* ring: acc_x, m/s^2 */
+    float *gx;                   /* ring: gyr_x, deg/s */
+    float *gn;                   /* ring: |gyr|, deg/s */
     uint8_t *sat;                /* ring: saturation bits */
     uint64_t n;                  /* samples stored so far */
     double rate;                 /* Hz, 0 until known */

@@ -13,8 +13,8 @@
 
 #define RATE_INTERVALS 32   /* sample intervals averaged for the rate estimate */
 #define DROPOUT_PERIODS 3.5 /* a gap longer than this many sample periods is a dropout */
-#define SPEC_FS_MIN 64.0    /* spectral buffer rate: rate / floor(rate / 64), in [64, 128) */
-#define SPEC_FS_MAX 128.0
+#define SPEC_FS_MIN 32.0    /* spectral buffer rate: rate / floor(rate / 32), in [32, 64) */
+#define SPEC_FS_MAX 64.0
 #define SPEC_MIN_S 5.0    /* first spectrum after this much signal */
 #define SPEC_MIN_RMS 10.0 /* deg/s: below this pitch-rate rms there is no gait */
 #define SPEC_MIN_STRENGTH                                                                          \
@@ -23,6 +23,12 @@
 #define IC_HIST 16   /* initial contacts remembered per foot */
 #define PEND_MAX 16  /* strides waiting for the other foot, per foot */
 #define OUTQ_MAX 256 /* finished strides not yet popped */
+#define DET_BATCH_S 0.02 /* detector batch: samples of this span (>= 1) */
+#define DRIFT_BINS 256  /* session time bins for the fatigue drift (merged in pairs when full) */
+#define DRIFT_BIN0_S 10.0
+#define OFF_RING 31  /* clock-offset samples (one per stride) of the running median */
+#define OFF_MIN 5    /* samples before the offset estimate is used */
+#define DSP_UNSYNC_FRAC 0.1 /* see release(): tolerated step deviation before synchronisation */
 
 typedef struct foot {
     dsp_events_t ev;
@@ -44,12 +50,16 @@ typedef struct foot {
     unsigned ic_n;
     dsp_stride_t pend[PEND_MAX];
     unsigned pend_n;
+    double prev_ic, prev_next; /* last stride, for the clock-offset estimate one stride later */
+    int have_prev;
+    unsigned det_cnt, det_every; /* samples since the last detector run, batch size */
 } foot_t;
 
 struct dsp_pipeline {
     dsp_settings_t s;
     dsp_spec_t sp;
     float *tmp; /* linearised spectral window */
+    double *med; /* rec_cap scratch values for the window medians */
     foot_t f[2];
     dsp_stride_t outq[OUTQ_MAX];
     unsigned out_head, out_n;
@@ -57,11 +67,17 @@ struct dsp_pipeline {
     size_t rec_cap, rec_head, rec_n;
     dsp_acc_t acc[3][2]; /* session sums per mode, per foot */
     double t_first, t_last;
+    double off_ring[OFF_RING]; /* clock-offset samples, s (R clock minus L clock) */
+    unsigned off_n, off_head;
+    double off; /* running median of off_ring once OFF_MIN samples exist, else 0 */
+    dsp_acc_t (*bin)[3][2]; /* DRIFT_BINS x mode x foot: strides by t_ic for the drift */
+    double bin_t0, bin_w;   /* start of bin 0 (first stride's t_ic, NAN: none), bin width, s */
+    double t_last_ic;       /* latest released t_ic */
 };
 
 dsp_settings_t dsp_settings_default(void)
 {
-    dsp_settings_t s = {10.0, 1.0, 30.0, 0.4, 2.2, 2000.0};
+    dsp_settings_t s = {10.0, 1.0, 30.0, 0.4, 2.2, 2000.0, 1};
     return s;
 }
 
@@ -92,7 +108,12 @@ dsp_pipeline_t *dsp_pipeline_new(const dsp_settings_t *s)
     p->rec_cap = (size_t)ceil(s->window_s * s->max_stride_hz * 2.0) + 16;
     p->recent = calloc(p->rec_cap, sizeof *p->recent);
     p->tmp = calloc(spec_cap, sizeof *p->tmp);
-    int bad = !p->recent || !p->tmp || dsp_spec_init(&p->sp, spec_cap) != 0;
+    p->med = calloc(p->rec_cap, sizeof *p->med);
+    p->bin = calloc(DRIFT_BINS, sizeof *p->bin);
+    p->bin_t0 = NAN;
+    p->bin_w = DRIFT_BIN0_S;
+    p->t_last_ic = NAN;
+    int bad = !p->recent || !p->tmp || !p->med || !p->bin || dsp_spec_init(&p->sp, spec_cap) != 0;
     for (int k = 0; k < 2 && !bad; k++) {
         foot_t *f = &p->f[k];
         f->f0 = NAN;
@@ -116,6 +137,8 @@ void dsp_pipeline_free(dsp_pipeline_t **pp)
     }
     dsp_spec_release(&p->sp);
     free(p->tmp);
+    free(p->med);
+    free(p->bin);
     free(p->recent);
     free(p);
     *pp = NULL;
@@ -175,15 +198,42 @@ static void out_push(dsp_pipeline_t *p, const dsp_stride_t *st)
     else
         p->rec_head = (p->rec_head + 1) % p->rec_cap;
     dsp_acc_add(&p->acc[st->mode][st->foot], st);
+    /* drift bins: fixed count, widths doubled (pairs merged) as the session grows */
+    if (isnan(p->bin_t0))
+        p->bin_t0 = st->t_ic;
+    double rel = st->t_ic - p->bin_t0;
+    if (rel < 0.0)
+        rel = 0.0;
+    while (rel >= DRIFT_BINS * p->bin_w) {
+        for (size_t i = 0; i < DRIFT_BINS; i++) {
+            dsp_acc_t merged[3][2];
+            memset(merged, 0, sizeof merged);
+            for (size_t j = 2 * i; j < 2 * i + 2 && j < DRIFT_BINS; j++)
+                for (int m = 0; m < 3; m++)
+                    for (int k = 0; k < 2; k++)
+                        dsp_acc_merge(&merged[m][k], &p->bin[j][m][k]);
+            memcpy(p->bin[i], merged, sizeof merged);
+        }
+        p->bin_w *= 2.0;
+    }
+    dsp_acc_add(&p->bin[(size_t)(rel / p->bin_w)][st->mode][st->foot], st);
+    if (!(st->t_ic <= p->t_last_ic))
+        p->t_last_ic = st->t_ic;
 }
 
-/* Step and flight time of st from the other foot's initial contacts. */
-static void contralateral(const foot_t *o, dsp_stride_t *st)
+/* Added to a time of foot 1-k's clock to put it on foot k's clock (estimated offset). */
+static double shift_to(const dsp_pipeline_t *p, int k)
+{
+    return k == DSP_RIGHT ? p->off : -p->off;
+}
+
+/* Step and flight time of st from the other foot's initial contacts (shifted to st's clock). */
+static void contralateral(const foot_t *o, double shift, dsp_stride_t *st)
 {
     st->step_s = NAN;
     st->flight_s = NAN;
     for (unsigned i = 0; i < o->ic_n; i++) {
-        double t = o->ic[i];
+        double t = o->ic[i] + shift;
         if (t < st->t_ic && st->t_ic - t < st->stride_s)
             st->step_s = st->t_ic - t;
         if (t > st->t_ic && isnan(st->flight_s) && t < st->t_next_ic)
@@ -201,15 +251,21 @@ static void release(dsp_pipeline_t *p, int k, int force)
         /* ready when the other foot's contact after t_ic is known, or cannot come any more:
          * its detector has examined past t_next_ic plus the swing-peak confirmation delay, or it
          * has no gait (no samples, or a spectrum without a stride frequency) */
-        int later = o->ic_n && o->ic[o->ic_n - 1] > st->t_ic;
+        double sh = shift_to(p, k);
+        int later = o->ic_n && o->ic[o->ic_n - 1] + sh > st->t_ic;
         double lag = isfinite(o->f0) ? DSP_SEP_FRAC / o->f0 : INFINITY;
-        int passed = o->ev.scanned_t >= st->t_next_ic + lag;
+        int passed = o->ev.scanned_t + sh >= st->t_next_ic + lag;
         int no_gait = o->n == 0 || (o->spec_runs > 0 && !isfinite(o->f0) &&
                                     p->t_last >= st->t_next_ic + st->stride_s);
         int bound = p->t_last >= st->t_next_ic + 10.0;
         if (!force && !later && !passed && !no_gait && !bound)
             break;
-        contralateral(o, st);
+        contralateral(o, shift_to(p, k), st);
+        /* before the offset is known (the first strides): step and flight time only when the
+         * other foot's contact lies near mid-stride, as with clocks that agree */
+        if (p->s.clock_sync && p->off_n < OFF_MIN &&
+            !(fabs(st->step_s - 0.5 * st->stride_s) <= DSP_UNSYNC_FRAC * st->stride_s))
+            st->step_s = st->flight_s = NAN;
         out_push(p, st);
         done++;
     }
@@ -230,6 +286,44 @@ static void ic_note(foot_t *f, double t)
     f->ic[f->ic_n++] = t;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Clock offset from foot k's previous stride [a, b] (its own clock): with equal mean left and
+ * right step times the other foot's contact falls mid-stride, so (other IC - midpoint) measures
+ * the other pod's clock minus this one's. Evaluated one stride late, when the other foot's
+ * contacts around the midpoint are known; needs two of them bracketing it within 1.5 strides. */
+static void offset_sample(dsp_pipeline_t *p, int k, double a, double b)
+{
+    const foot_t *o = &p->f[1 - k];
+    double mid = 0.5 * (a + b), T = b - a, lo = NAN, hi = NAN;
+    for (unsigned i = 0; i < o->ic_n; i++) {
+        if (o->ic[i] <= mid)
+            lo = o->ic[i];
+        else if (isnan(hi))
+            hi = o->ic[i];
+    }
+    if (!(hi - lo <= 1.5 * T))
+        return;
+    double d = (mid - lo < hi - mid ? lo : hi) - mid;
+    d = k == DSP_LEFT ? d : -d; /* R clock minus L clock */
+    p->off_ring[(p->off_head + p->off_n) % OFF_RING] = d;
+    if (p->off_n < OFF_RING)
+        p->off_n++;
+    else
+        p->off_head = (p->off_head + 1) % OFF_RING;
+    if (p->off_n >= OFF_MIN) {
+        double tmp[OFF_RING];
+        memcpy(tmp, p->off_ring, sizeof tmp);
+        qsort(tmp, p->off_n, sizeof tmp[0], cmp_double);
+        p->off = p->off_n % 2 ? tmp[p->off_n / 2]
+                              : 0.5 * (tmp[p->off_n / 2 - 1] + tmp[p->off_n / 2]);
+    }
+}
+
 static void detect(dsp_pipeline_t *p, int k, int flush)
 {
     foot_t *f = &p->f[k];
@@ -243,6 +337,13 @@ static void detect(dsp_pipeline_t *p, int k, int flush)
             break;
         ic_note(f, st.t_ic);
         ic_note(f, st.t_next_ic);
+        if (p->s.clock_sync) {
+            if (f->have_prev && st.t_ic - f->prev_next < 1e-6)
+                offset_sample(p, k, f->prev_ic, f->prev_next);
+            f->prev_ic = st.t_ic;
+            f->prev_next = st.t_next_ic;
+            f->have_prev = 1;
+        }
         if (f->pend_n == PEND_MAX)
             release(p, k, 1);
         f->pend[f->pend_n++] = st;
@@ -272,6 +373,9 @@ int dsp_pipeline_push(dsp_pipeline_t *p, int foot, const dsp_sample_t *s)
     }
     if (f->n == RATE_INTERVALS) {
         f->rate = RATE_INTERVALS / (s->t - f->t0);
+        f->det_every = (unsigned)(DET_BATCH_S * f->rate);
+        if (f->det_every < 1)
+            f->det_every = 1;
         f->ev.rate = f->rate;
         f->dec = f->rate >= SPEC_FS_MIN ? (unsigned)floor(f->rate / SPEC_FS_MIN) : 1u;
         f->fs_spec = f->rate / f->dec;
@@ -285,7 +389,12 @@ int dsp_pipeline_push(dsp_pipeline_t *p, int foot, const dsp_sample_t *s)
     dsp_events_store(&f->ev, s);
     if (f->rate > 0.0) {
         spec_push(p, f, s->gyr[1]);
-        detect(p, foot, 0);
+        /* the detector examines samples in batches of DET_BATCH_S (latency stays far below a
+         * stride; a per-sample call costs more than the examination itself) */
+        if (++f->det_cnt >= f->det_every) {
+            f->det_cnt = 0;
+            detect(p, foot, 0);
+        }
     }
     return 0;
 }
@@ -355,10 +464,76 @@ void dsp_pipeline_window(dsp_pipeline_t *p, dsp_window_t *w)
     w->t_start = start;
     w->t_end = end;
     dsp_window_fill(w, acc, n_run, n_walk);
+    /* medians of every metric per foot over the same strides (sorting a copy) */
+    for (int k = 0; k < 2 && p; k++) {
+        for (int m = 0; m < DSP_NMETRIC; m++) {
+            size_t n = 0;
+            for (size_t i = 0; i < p->rec_n; i++) {
+                const dsp_stride_t *st = &p->recent[(p->rec_head + i) % p->rec_cap];
+                double v = dsp_stride_metric(st, m);
+                if (st->t_ic >= start && st->foot == k && isfinite(v))
+                    p->med[n++] = v;
+            }
+            qsort(p->med, n, sizeof p->med[0], cmp_double);
+            w->foot[k].median[m] =
+                n == 0 ? NAN : (n % 2 ? p->med[n / 2] : 0.5 * (p->med[n / 2 - 1] + p->med[n / 2]));
+        }
+    }
     if (p)
         window_fft(p, w, 0);
     else
         w->stride_hz_fft = w->cadence_fft_spm = NAN;
+}
+
+/* Fatigue drift: the first and last thirds of the stride span, from the time bins of the
+ * summary's main mode (running if any, else all). */
+static void drift(const dsp_pipeline_t *p, dsp_summary_t *out)
+{
+    for (int m = 0; m < DSP_NMETRIC; m++)
+        out->drift_per_10min[m] = NAN;
+    out->drift_contact_si_per_10min = NAN;
+    dsp_acc_t a[2][2];
+    memset(a, 0, sizeof a);
+    double span = isfinite(p->bin_t0) ? p->t_last_ic - p->bin_t0 : 0.0;
+    double c1 = p->bin_t0 + span / 3.0, c2 = p->t_last_ic - span / 3.0;
+    uint32_t n_run[2] = {0, 0}, n_walk[2] = {0, 0};
+    for (size_t i = 0; i < DRIFT_BINS && span > 0.0; i++) {
+        double mid = p->bin_t0 + (i + 0.5) * p->bin_w;
+        int part = mid < c1 ? 0 : (mid >= c2 ? 1 : -1);
+        if (part < 0)
+            continue;
+        for (int m = 0; m < 3; m++) {
+            if (out->n_running && m != DSP_MODE_RUN)
+                continue;
+            for (int k = 0; k < 2; k++) {
+                dsp_acc_merge(&a[part][k], &p->bin[i][m][k]);
+                if (m == DSP_MODE_RUN)
+                    n_run[part] += p->bin[i][m][k].n;
+                if (m == DSP_MODE_WALK)
+                    n_walk[part] += p->bin[i][m][k].n;
+            }
+        }
+    }
+    dsp_window_t *w[2] = {&out->first_third, &out->last_third};
+    for (int part = 0; part < 2; part++) {
+        memset(w[part], 0, sizeof *w[part]);
+        w[part]->t_start = part ? c2 : p->bin_t0;
+        w[part]->t_end = part ? p->t_last_ic : c1;
+        dsp_window_fill(w[part], a[part], n_run[part], n_walk[part]);
+        w[part]->stride_hz_fft = w[part]->cadence_fft_spm = NAN;
+    }
+    /* third centres are 2/3 of the span apart (bins are assigned by their centre) */
+    double per10 = span > 0.0 ? 600.0 / (2.0 / 3.0 * span) : NAN;
+    for (int m = 0; m < DSP_NMETRIC; m++) {
+        double mean[2];
+        for (int part = 0; part < 2; part++) {
+            uint32_t n = a[part][0].mn[m] + a[part][1].mn[m];
+            mean[part] = n ? (a[part][0].ms[m] + a[part][1].ms[m]) / n : NAN;
+        }
+        out->drift_per_10min[m] = (mean[1] - mean[0]) * per10;
+    }
+    out->drift_contact_si_per_10min =
+        (out->last_third.contact_si_pct - out->first_third.contact_si_pct) * per10;
 }
 
 void dsp_pipeline_summary(const dsp_pipeline_t *p, dsp_summary_t *out)
@@ -397,4 +572,6 @@ void dsp_pipeline_summary(const dsp_pipeline_t *p, dsp_summary_t *out)
     window_fft(p, main, 1);
     out->cadence_spm =
         isfinite(main->cadence_events_spm) ? main->cadence_events_spm : main->cadence_fft_spm;
+    out->clock_offset_s = !p->s.clock_sync ? 0.0 : (p->off_n >= OFF_MIN ? p->off : NAN);
+    drift(p, out);
 }

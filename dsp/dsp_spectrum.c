@@ -20,7 +20,8 @@ int dsp_spec_init(dsp_spec_t *sp, size_t max_len)
     sp->in = fftwf_malloc(sizeof(float) * nfft);
     sp->out = fftwf_malloc(sizeof(fftwf_complex) * (nfft / 2 + 1));
     sp->pow = fftwf_malloc(sizeof(float) * (nfft / 2 + 1));
-    if (!sp->in || !sp->out || !sp->pow) {
+    sp->win = fftwf_malloc(sizeof(float) * max_len);
+    if (!sp->in || !sp->out || !sp->pow || !sp->win) {
         dsp_spec_release(sp);
         return -1;
     }
@@ -39,6 +40,7 @@ void dsp_spec_release(dsp_spec_t *sp)
     fftwf_free(sp->in);
     fftwf_free(sp->out);
     fftwf_free(sp->pow);
+    fftwf_free(sp->win);
     memset(sp, 0, sizeof *sp);
 }
 
@@ -91,10 +93,14 @@ double dsp_spec_fundamental(dsp_spec_t *sp, const float *x, size_t n, double fs,
         return NAN;
 
     const size_t nfft = sp->nfft, nb = nfft / 2 + 1;
-    for (size_t i = 0; i < n; i++) {
-        double w = 0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / (double)n);
-        sp->in[i] = (float)((x[i] - mean) * w);
+    if (sp->win_n != n) {
+        for (size_t i = 0; i < n; i++)
+            sp->win[i] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / (double)n));
+        sp->win_n = n;
     }
+    const float fm = (float)mean;
+    for (size_t i = 0; i < n; i++)
+        sp->in[i] = (x[i] - fm) * sp->win[i];
     for (size_t i = n; i < nfft; i++)
         sp->in[i] = 0.0f;
     fftwf_execute((fftwf_plan)sp->plan);

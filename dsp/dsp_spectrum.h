@@ -13,6 +13,8 @@ typedef struct dsp_spec {
     float *in;                   /* nfft reals (fftwf_malloc) */
     void *out;                   /* nfft/2+1 fftwf_complex */
     float *pow;                  /* nfft/2+1 power values */
+    float *win;                  /* max_len: Hann window of length win_n (recomputed on change) */
+    size_t win_n;
     void *plan;                  /* fftwf_plan, made once */
 } dsp_spec_t;
 

@@ -11,6 +11,20 @@ const char *feed_foot_name(int foot)
     return foot == DSP_LEFT ? "L" : (foot == DSP_RIGHT ? "R" : "?");
 }
 
+const char *feed_strike_name(int strike)
+{
+    switch (strike) {
+    case DSP_STRIKE_REAR:
+        return "rear";
+    case DSP_STRIKE_MID:
+        return "mid";
+    case DSP_STRIKE_FORE:
+        return "fore";
+    default:
+        return NULL;
+    }
+}
+
 const char *feed_mode_name(int mode)
 {
     switch (mode) {
@@ -77,6 +91,12 @@ json_t *feed_stride(const char *athlete, const dsp_stride_t *s)
     err |= set_num(o, "impact_g", s->impact_g);
     err |= set_num(o, "pushoff_dps", s->pushoff_dps);
     err |= set_num(o, "swing_peak_dps", s->swing_peak_dps);
+    err |= set_num(o, "braking_g", s->braking_g);
+    err |= set_num(o, "strike_angle_deg", s->strike_angle_deg);
+    err |= feed_strike_name(s->strike) ? set_str(o, "strike", feed_strike_name(s->strike))
+                                       : json_object_set_new(o, "strike", json_null());
+    err |= set_num(o, "pronation_deg", s->pronation_deg);
+    err |= set_num(o, "pronation_vel_dps", s->pronation_vel_dps);
     err |= set_str(o, "mode", feed_mode_name(s->mode));
     if (s->saturated) {
         json_t *sat = json_array();
@@ -95,6 +115,11 @@ json_t *feed_stride(const char *athlete, const dsp_stride_t *s)
     return o;
 }
 
+static int set_obj(json_t *o, const char *key, json_t *v)
+{
+    return v ? json_object_set_new(o, key, v) : -1;
+}
+
 static json_t *foot_stats(const dsp_foot_stats_t *f)
 {
     json_t *o = json_object();
@@ -110,6 +135,19 @@ static json_t *foot_stats(const dsp_foot_stats_t *f)
     err |= set_num(o, "contact_cv_pct", f->contact_cv_pct);
     err |= set_num(o, "impact_g", f->impact_g);
     err |= set_num(o, "pushoff_dps", f->pushoff_dps);
+    json_t *bm = json_object();
+    err |= bm ? 0 : -1;
+    for (int m = 0; m < DSP_NMETRIC && bm; m++) {
+        json_t *e = json_object();
+        err |= e ? 0 : -1;
+        if (!e)
+            break;
+        err |= set_num(e, "mean", f->mean[m]);
+        err |= set_num(e, "median", f->median[m]);
+        err |= set_num(e, "cv_pct", f->cv_pct[m]);
+        err |= json_object_set_new(bm, dsp_metric_name(m), e);
+    }
+    err |= set_obj(o, "by_metric", bm);
     if (err) {
         json_decref(o);
         return NULL;
@@ -125,16 +163,16 @@ static json_t *symmetry(const dsp_window_t *w)
     int err = set_num(o, "contact_si_pct", w->contact_si_pct);
     err |= set_num(o, "stride_si_pct", w->stride_si_pct);
     err |= set_num(o, "step_si_pct", w->step_si_pct);
+    json_t *bm = json_object();
+    err |= bm ? 0 : -1;
+    for (int m = 0; m < DSP_NMETRIC && bm; m++)
+        err |= set_num(bm, dsp_metric_name(m), w->si_pct[m]);
+    err |= set_obj(o, "by_metric", bm);
     if (err) {
         json_decref(o);
         return NULL;
     }
     return o;
-}
-
-static int set_obj(json_t *o, const char *key, json_t *v)
-{
-    return v ? json_object_set_new(o, key, v) : -1;
 }
 
 /* Fields shared by window messages and the summary's per-mode blocks. */
@@ -176,6 +214,30 @@ static json_t *mode_block(const dsp_window_t *w)
     return o;
 }
 
+/* {"first_third":{window-like},"last_third":{..},"per_10min":{metric: change, ...,
+ *  "contact_si_pct": change}} */
+static json_t *drift_block(const dsp_summary_t *s)
+{
+    json_t *o = json_object(), *per = json_object();
+    if (!o || !per) {
+        json_decref(o);
+        json_decref(per);
+        return NULL;
+    }
+    int err = 0;
+    for (int m = 0; m < DSP_NMETRIC; m++)
+        err |= set_num(per, dsp_metric_name(m), s->drift_per_10min[m]);
+    err |= set_num(per, "contact_si_pct", s->drift_contact_si_per_10min);
+    err |= set_obj(o, "per_10min", per);
+    err |= set_obj(o, "first_third", mode_block(&s->first_third));
+    err |= set_obj(o, "last_third", mode_block(&s->last_third));
+    if (err) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
 json_t *feed_summary(const char *athlete, const dsp_summary_t *s)
 {
     json_t *o = header("summary", athlete);
@@ -188,6 +250,7 @@ json_t *feed_summary(const char *athlete, const dsp_summary_t *s)
     err |= set_num(o, "cadence_fft_spm", m->cadence_fft_spm);
     err |= set_num(o, "stride_hz_fft", m->stride_hz_fft);
     err |= set_obj(o, "symmetry", symmetry(m));
+    err |= set_num(o, "clock_offset_s", s->clock_offset_s);
     err |= set_obj(o, "focus", json_array());
     err |= set_obj(o, "L", foot_stats(&m->foot[DSP_LEFT]));
     err |= set_obj(o, "R", foot_stats(&m->foot[DSP_RIGHT]));
@@ -201,6 +264,7 @@ json_t *feed_summary(const char *athlete, const dsp_summary_t *s)
     err |= set_obj(o, "n_strides", n);
     err |= set_obj(o, "running", mode_block(&s->running));
     err |= set_obj(o, "walking", mode_block(&s->walking));
+    err |= set_obj(o, "drift", drift_block(s));
     err |= set_str(o, "disclaimer", DISCLAIMER);
     if (err) {
         json_decref(o);

@@ -12,7 +12,9 @@
 
 /* {"type":"stride","v":1,"athlete":..,"foot":"L","index":..,"t_ic":..,"t_to":..,"t_next_ic":..,
  *  "stride_s":..,"contact_s":..,"swing_s":..,"step_s":..,"flight_s":..,"duty":..,
- *  "cadence_spm":..,"impact_g":..,"pushoff_dps":..,"swing_peak_dps":..,"mode":"run"}
+ *  "cadence_spm":..,"impact_g":..,"pushoff_dps":..,"swing_peak_dps":..,"braking_g":..,
+ *  "strike_angle_deg":..,"strike":"rear"|"mid"|"fore"|null,"pronation_deg":..,
+ *  "pronation_vel_dps":..,"mode":"run"}
  * athlete may be NULL (offline analysis): then the key is omitted. */
 json_t *feed_stride(const char *athlete, const dsp_stride_t *s);
 
@@ -29,5 +31,7 @@ json_t *feed_summary(const char *athlete, const dsp_summary_t *s);
 /* Foot letter "L"/"R" and mode name "walk"/"run"/"unknown". */
 const char *feed_foot_name(int foot);
 const char *feed_mode_name(int mode);
+/* Strike type name "rear"/"mid"/"fore", or NULL for DSP_STRIKE_UNKNOWN. */
+const char *feed_strike_name(int strike);
 
 #endif

@@ -11,7 +11,9 @@
 #include "proto.h"
 
 #define GCSV_FIELDS 8
-#define GCSV_MAX_NUM 64 /* longest numeric field accepted */
+/* longest numeric field accepted: above the 317 chars of "%.6f" of -DBL_MAX, so every row that
+ * gcsv_format_row writes parses back (a 64-char limit rejected times of 1e56 s and more) */
+#define GCSV_MAX_NUM 320
 
 static const char *const field_names[GCSV_FIELDS] = {
     "time_s", "foot", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z",

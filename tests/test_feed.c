@@ -85,11 +85,27 @@ static void fill_window(dsp_window_t *w, int with_right)
     w->foot[0].contact_cv_pct = 2.0;
     w->foot[0].impact_g = 5.0;
     w->foot[0].pushoff_dps = 600.0;
-    dsp_foot_stats_t none = {0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    dsp_foot_stats_t none = {.n = 0,
+                             .stride_s = NAN,
+                             .contact_s = NAN,
+                             .step_s = NAN,
+                             .swing_s = NAN,
+                             .flight_s = NAN,
+                             .duty = NAN,
+                             .contact_cv_pct = NAN,
+                             .impact_g = NAN,
+                             .pushoff_dps = NAN};
+    for (int m = 0; m < DSP_NMETRIC; m++) {
+        w->foot[0].mean[m] = w->foot[0].median[m] = 1.0 + m;
+        w->foot[0].cv_pct[m] = 2.0;
+        none.mean[m] = none.median[m] = none.cv_pct[m] = NAN;
+    }
     w->foot[1] = with_right ? w->foot[0] : none;
     w->contact_si_pct = with_right ? 0.0 : NAN;
     w->stride_si_pct = with_right ? 0.0 : NAN;
     w->step_si_pct = with_right ? 0.0 : NAN;
+    for (int m = 0; m < DSP_NMETRIC; m++)
+        w->si_pct[m] = with_right ? 0.0 : NAN;
 }
 
 static void test_window(void **state)

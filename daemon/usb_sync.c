@@ -1,0 +1,268 @@
+/* usb_sync.c - stored runs from USB pods to synced recordings, then erase (see usb_sync.h). */
+#define LOG_PREFIX "usb-sync"
+#include "usb_sync.h"
+#include <stdio.h>
+#include <string.h>
+#include "alloc.h"
+#include "loop.h"
+#include "recorder.h"
+
+#define PATH_CAP 1024
+
+/* Per pod serial. */
+typedef struct job {
+    char serial[POD_SERIAL_LEN];
+    pod_run_info_t queue[POD_MAX_RUNS];
+    unsigned qn, qi;             /* runs to read; queue[qi] is the current one */
+    int reading;
+    recorder_t *rec;             /* recording of the current run, open across unplugs */
+    int failed;                  /* recording failed: never erase this run */
+    char path[PATH_CAP];
+    uint32_t done[64];           /* runs already handled in this process */
+    unsigned n_done;
+} job_t;
+
+struct usb_sync {
+    usb_sync_cfg_t cfg;
+    char dir[PATH_CAP];
+    const log_t *lg;
+    job_t **jobs;
+    size_t n_jobs;
+    usb_sync_stats_t st;
+    char last_path[PATH_CAP];
+};
+
+usb_sync_t *usb_sync_new(const usb_sync_cfg_t *cfg, const log_t *lg)
+{
+    usb_sync_t *s = xcalloc(1, sizeof *s);
+    s->cfg = *cfg;
+    snprintf(s->dir, sizeof s->dir, "%s", cfg->dir ? cfg->dir : ".");
+    s->cfg.dir = s->dir;
+    s->lg = lg;
+    return s;
+}
+
+/* Closes an unfinished recording and renames it with `suffix` (it must never pass for a verified
+ * copy). */
+static void set_aside(usb_sync_t *s, job_t *j, const char *suffix)
+{
+    if (!j->rec)
+        return;
+    snprintf(j->path, sizeof j->path, "%s", recorder_path(j->rec));
+    recorder_close(&j->rec);
+    char to[PATH_CAP + 16];
+    snprintf(to, sizeof to, "%s%s", j->path, suffix);
+    if (rename(j->path, to) != 0)
+        log_error(s->lg, "%s: cannot rename to %s", j->path, to);
+    else
+        log_warn(s->lg, "%s: kept as %s", j->serial, to);
+}
+
+void usb_sync_free(usb_sync_t **sp)
+{
+    if (!sp || !*sp)
+        return;
+    usb_sync_t *s = *sp;
+    for (size_t i = 0; i < s->n_jobs; i++) {
+        set_aside(s, s->jobs[i], ".partial");
+        xfree(s->jobs[i]);
+    }
+    xfree(s->jobs);
+    xfree(s);
+    *sp = NULL;
+}
+
+void usb_sync_stats(const usb_sync_t *s, usb_sync_stats_t *st)
+{
+    *st = s->st;
+}
+
+int usb_sync_idle(const usb_sync_t *s)
+{
+    for (size_t i = 0; i < s->n_jobs; i++)
+        if (s->jobs[i]->reading || s->jobs[i]->qi < s->jobs[i]->qn)
+            return 0;
+    return 1;
+}
+
+const char *usb_sync_last_path(const usb_sync_t *s)
+{
+    return s->last_path;
+}
+
+static job_t *job_of(usb_sync_t *s, const usb_pod_t *p)
+{
+    const char *serial = usb_pod_info(p)->id.serial;
+    for (size_t i = 0; i < s->n_jobs; i++)
+        if (!strcmp(s->jobs[i]->serial, serial))
+            return s->jobs[i];
+    s->jobs = xrealloc(s->jobs, (s->n_jobs + 1) * sizeof *s->jobs);
+    job_t *j = xcalloc(1, sizeof *j);
+    snprintf(j->serial, sizeof j->serial, "%s", serial);
+    s->jobs[s->n_jobs++] = j;
+    return j;
+}
+
+static int is_done(const job_t *j, uint32_t run)
+{
+    for (unsigned i = 0; i < j->n_done; i++)
+        if (j->done[i] == run)
+            return 1;
+    return 0;
+}
+
+static void mark_done(job_t *j, uint32_t run)
+{
+    if (j->n_done < sizeof j->done / sizeof j->done[0])
+        j->done[j->n_done++] = run;
+}
+
+/* Starts reading the next queued run, if any. */
+static void start_next(usb_sync_t *s, job_t *j, usb_pod_t *p)
+{
+    while (j->qi < j->qn) {
+        const pod_run_info_t *r = &j->queue[j->qi];
+        j->failed = 0;
+        int rc = usb_pod_read_run(p, r->run_id);
+        if (rc == USB_POD_OK) {
+            j->reading = 1;
+            log_info(s->lg, "%s: reading run %u (%u frames)", j->serial, r->run_id, r->n_frames);
+            return;
+        }
+        log_warn(s->lg, "%s: run %u: %s", j->serial, r->run_id, usb_pod_strerror(rc));
+        if (rc == USB_POD_ERR_GONE)
+            return;              /* retried when the pod is back */
+        j->qi++;
+    }
+}
+
+void usb_sync_on_added(usb_sync_t *s, usb_pod_t *p, int resumed)
+{
+    job_t *j = job_of(s, p);
+    if (resumed && j->reading)
+        return;                  /* usb_pod resumed the read: frames go on into j->rec */
+    if (j->qi < j->qn && !j->reading) {
+        start_next(s, j, p);
+        return;
+    }
+    int rc = usb_pod_list_runs(p);
+    if (rc)
+        log_warn(s->lg, "%s: list runs: %s", j->serial, usb_pod_strerror(rc));
+}
+
+void usb_sync_on_runs(usb_sync_t *s, usb_pod_t *p, const pod_runs_t *runs)
+{
+    job_t *j = job_of(s, p);
+    if (j->reading)
+        return;
+    j->qn = j->qi = 0;
+    for (unsigned i = 0; i < runs->n; i++) {
+        if (is_done(j, runs->runs[i].run_id))
+            continue;
+        j->queue[j->qn++] = runs->runs[i];
+        s->st.runs_listed++;
+    }
+    log_info(s->lg, "%s: %u stored run(s) to copy", j->serial, j->qn);
+    start_next(s, j, p);
+}
+
+static void open_recording(usb_sync_t *s, job_t *j, usb_pod_t *p, const pod_samples_t *f)
+{
+    const usb_pod_info_t *in = usb_pod_info(p);
+    const pod_run_info_t *r = &j->queue[j->qi];
+    rec_header_t h;
+    rec_header_init(&h);
+    snprintf(h.athlete, sizeof h.athlete, "%s-run%u", j->serial, r->run_id);
+    snprintf(h.source, sizeof h.source, "usb-sync");
+    h.start_unix_us = (int64_t)r->start_unix_us;
+    h.n_pods = 1;
+    rec_pod_t *rp = &h.pods[0];
+    snprintf(rp->serial, sizeof rp->serial, "%s", in->id.serial);
+    rp->foot = in->id.foot;
+    rp->rate_hz = f->rate_hz;
+    rp->acc_range_g = f->acc_range_g;
+    rp->gyr_range_dps = f->gyr_range_dps;
+    for (int a = 0; a < 3; a++)
+        rp->acc_scale[a] = 1.0f;
+    /* The pod was not connected while recording: its run start time (pod wall clock after its
+     * last sync) anchors the run's first frame. */
+    int64_t first_dev = (int64_t)f->t_dev_us -
+                        (int64_t)((double)f->seq * f->n * 1e6 / (f->rate_hz ? f->rate_hz : 1));
+    rp->clock_offset_us = (int64_t)r->start_unix_us - first_dev;
+    char err[256];
+    j->rec = recorder_open(s->dir, &h, s->lg, err, sizeof err);
+    if (!j->rec) {
+        log_error(s->lg, "%s", err);
+        j->failed = 1;
+    }
+}
+
+void usb_sync_on_frame(usb_sync_t *s, usb_pod_t *p, const pod_samples_t *f, const uint8_t *wire,
+                       size_t len)
+{
+    if (!f->run_id)
+        return;
+    job_t *j = job_of(s, p);
+    if (!j->reading || j->qi >= j->qn || f->run_id != j->queue[j->qi].run_id || j->failed)
+        return;
+    if (!j->rec)
+        open_recording(s, j, p, f);
+    if (!j->rec)
+        return;
+    if (recorder_add(j->rec, 0, wire, len, loop_now_us()) != 0)
+        j->failed = 1;
+    else
+        s->st.frames++;
+}
+
+void usb_sync_on_run_done(usb_sync_t *s, usb_pod_t *p, uint32_t run_id, int status)
+{
+    job_t *j = job_of(s, p);
+    if (!j->reading || j->qi >= j->qn || run_id != j->queue[j->qi].run_id)
+        return;
+    j->reading = 0;
+    mark_done(j, run_id);
+    j->qi++;
+    if (status == USB_POD_OK && !j->failed && j->rec) {
+        snprintf(j->path, sizeof j->path, "%s", recorder_path(j->rec));
+        if (recorder_close(&j->rec) == 0) {
+            /* Complete, CRC-verified and on disk (fdatasync'ed): now, and only now, erase. */
+            s->st.runs_recorded++;
+            snprintf(s->last_path, sizeof s->last_path, "%s", j->path);
+            log_info(s->lg, "%s: run %u copied to %s", j->serial, run_id, j->path);
+            if (s->cfg.erase) {
+                int rc = usb_pod_erase_run(p, run_id);
+                if (rc)
+                    log_warn(s->lg, "%s: erase run %u: %s", j->serial, run_id,
+                             usb_pod_strerror(rc));
+            }
+        } else {
+            s->st.runs_failed++;
+            log_error(s->lg, "%s: run %u: recording %s failed: run kept on the pod", j->serial,
+                      run_id, j->path);
+        }
+    } else {
+        s->st.runs_failed++;
+        log_warn(s->lg, "%s: run %u not copied (%s): kept on the pod", j->serial, run_id,
+                 status ? usb_pod_strerror(status) : "recording failed");
+        set_aside(s, j, ".unverified");
+    }
+    start_next(s, j, p);
+}
+
+void usb_sync_on_erased(usb_sync_t *s, usb_pod_t *p, uint32_t run_id, int status)
+{
+    job_t *j = job_of(s, p);
+    if (status == USB_POD_OK)
+        s->st.runs_erased++;
+    else
+        log_warn(s->lg, "%s: erase run %u: %s", j->serial, run_id, usb_pod_strerror(status));
+}
+
+void usb_sync_on_removed(usb_sync_t *s, usb_pod_t *p)
+{
+    job_t *j = job_of(s, p);
+    if (j->reading)
+        log_info(s->lg, "%s: unplugged during run %u: the copy resumes when it is back", j->serial,
+                 j->queue[j->qi].run_id);
+}

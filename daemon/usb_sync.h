@@ -1,0 +1,57 @@
+/* usb_sync.h - copies the runs stored on USB pods to recordings on disk, then erases them.
+ *
+ * The caller forwards its usb_pod callbacks (added, runs, frame, run_done, erased, removed) to
+ * the usb_sync_on_* functions. For each pod added (not resumed), usb_sync lists its runs and
+ * reads them one by one (usb_pod_read_run: in order, resumable across unplugs, CRC-verified).
+ * Each run becomes one recording DIR/<serial>-run<id>-<UTC start>.gaitrec (daemon/recorder.h,
+ * header source "usb-sync", one pod; its clock offset maps the run's first frame to the run's
+ * start_unix_us) holding the frames exactly as received. When the read ends with run_done(OK)
+ * the recording is closed (written and fdatasync'ed); only if that succeeded, and if erase is
+ * set, is the run erased on the pod (usb_pod_erase_run). A run whose read fails verification is
+ * kept as ...gaitrec.unverified and never erased. An unplug keeps the open recording: when the
+ * pod comes back (usb_pod resumes the read at the frame index already held) the frames are
+ * appended to the same file.
+ * Not thread-safe; runs in the loop's thread like usb_pod.
+ */
+#ifndef GAITD_USB_SYNC_H
+#define GAITD_USB_SYNC_H
+#include <stddef.h>
+#include <stdint.h>
+#include "log.h"
+#include "usb_pod.h"
+
+typedef struct usb_sync usb_sync_t;
+
+typedef struct usb_sync_cfg {
+    const char *dir;             /* recordings go there (borrowed, must exist) */
+    int erase;                   /* erase each run once its recording is verified and synced */
+} usb_sync_cfg_t;
+
+typedef struct usb_sync_stats {
+    unsigned runs_listed;        /* runs seen in REP_RUNS (all pods) */
+    unsigned runs_recorded;      /* verified and synced to disk */
+    unsigned runs_erased;
+    unsigned runs_failed;        /* verification or I/O failure (kept, not erased) */
+    uint64_t frames;             /* run frames written */
+} usb_sync_stats_t;
+
+/* Returns a new sync manager (caller owns it). lg is borrowed. */
+usb_sync_t *usb_sync_new(const usb_sync_cfg_t *cfg, const log_t *lg);
+/* Closes open recordings (left unverified: suffix .partial) and frees *s; sets it to NULL. */
+void usb_sync_free(usb_sync_t **s);
+void usb_sync_stats(const usb_sync_t *s, usb_sync_stats_t *st);
+/* 1 when no run is being read or waiting to be read. */
+int usb_sync_idle(const usb_sync_t *s);
+/* Path of the last recording completed (verified and synced), "" before the first. */
+const char *usb_sync_last_path(const usb_sync_t *s);
+
+/* The usb_pod callbacks to forward. */
+void usb_sync_on_added(usb_sync_t *s, usb_pod_t *p, int resumed);
+void usb_sync_on_runs(usb_sync_t *s, usb_pod_t *p, const pod_runs_t *runs);
+void usb_sync_on_frame(usb_sync_t *s, usb_pod_t *p, const pod_samples_t *f, const uint8_t *wire,
+                       size_t len);
+void usb_sync_on_run_done(usb_sync_t *s, usb_pod_t *p, uint32_t run_id, int status);
+void usb_sync_on_erased(usb_sync_t *s, usb_pod_t *p, uint32_t run_id, int status);
+void usb_sync_on_removed(usb_sync_t *s, usb_pod_t *p);
+
+#endif

@@ -1,0 +1,80 @@
+/* fuzz_rec.c - the recording reader (rec_reader_open / rec_reader_next, proto/rec.h) on an
+ * arbitrary file image, then every record as daemon/input.c uses it: pod_decode of the frame and,
+ * for sample frames, input_frame_to_samples with the pod's calibration from the header.
+ * Invariants: records lie inside the image, in order, with a pod index below n_pods and a
+ * non-empty frame; errors carry an offset inside the image and a NUL-terminated message; once
+ * next returned <= 0 it keeps returning that; a header that opens and re-encodes (the encoder is
+ * stricter) encodes to a block that opens again and re-encodes to the same bytes. */
+#include <string.h>
+#include "fuzz.h"
+#include "input.h"
+#include "pod.h"
+#include "proto.h"
+#include "rec.h"
+
+#define MAX_RECORDS 100000
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static rec_reader_t r, r2;
+    static rec_header_t h, h2;
+    static pod_msg_t m;
+    static dsp_sample_t out[POD_MAX_SAMPLES];
+    static uint8_t enc[REC_MAX_HEADER + 64], enc2[REC_MAX_HEADER + 64];
+
+    int rc = rec_reader_open(&r, data, size, &h);
+    FUZZ_CHECK(memchr(r.error_msg, '\0', sizeof r.error_msg) != NULL);
+    if (rc < 0) {
+        FUZZ_CHECK(r.error < 0 && r.error_offset <= size);
+        return 0;
+    }
+    FUZZ_CHECK(rc == 0 && r.error == 0);
+    FUZZ_CHECK(h.n_pods <= REC_MAX_PODS && r.n_pods == h.n_pods);
+    FUZZ_CHECK(memchr(h.athlete, '\0', sizeof h.athlete) != NULL);
+    FUZZ_CHECK(memchr(h.source, '\0', sizeof h.source) != NULL);
+
+    size_t len = 0, len2 = 0;
+    int erc = rec_header_encode(&h, enc, sizeof enc, &len);
+    FUZZ_CHECK(erc == 0 || erc == PROTO_ERR_RANGE);
+    if (erc == 0) {
+        FUZZ_CHECK(len <= sizeof enc);
+        FUZZ_CHECK(rec_reader_open(&r2, enc, len, &h2) == 0);
+        FUZZ_CHECK(rec_header_encode(&h2, enc2, sizeof enc2, &len2) == 0);
+        FUZZ_CHECK(len2 == len && memcmp(enc, enc2, len) == 0);
+    }
+
+    const uint8_t *prev_end = data;
+    int n = 0;
+    for (;;) {
+        uint8_t pod = 0xFF;
+        const uint8_t *frame = NULL;
+        size_t flen = 0;
+        int got = rec_reader_next(&r, &pod, &frame, &flen);
+        if (got <= 0) {
+            if (got < 0) {
+                FUZZ_CHECK(got >= PROTO_ERR_NOMEM && r.error == got);
+                FUZZ_CHECK(r.error_offset <= size);
+                FUZZ_CHECK(memchr(r.error_msg, '\0', sizeof r.error_msg) != NULL);
+                FUZZ_CHECK(r.error_msg[0] != '\0');
+            }
+            FUZZ_CHECK(rec_reader_next(&r, &pod, &frame, &flen) == got);
+            break;
+        }
+        FUZZ_CHECK(got == 1);
+        FUZZ_CHECK(pod < h.n_pods);
+        FUZZ_CHECK(flen > 0 && flen <= POD_MAX_FRAME);
+        FUZZ_CHECK(frame >= prev_end + REC_RECORD_OVERHEAD && frame + flen <= data + size);
+        prev_end = frame + flen;
+        FUZZ_CHECK(++n <= MAX_RECORDS || size / REC_RECORD_OVERHEAD >= (size_t)n);
+
+        size_t used = 0;
+        if (pod_decode(frame, flen, &m, &used) == 0) {
+            FUZZ_CHECK(used <= flen);
+            if (m.type == POD_MSG_SAMPLES) {
+                unsigned k = input_frame_to_samples(&h.pods[pod], 0, &m.u.samples, out);
+                FUZZ_CHECK(k == m.u.samples.n && k <= POD_MAX_SAMPLES);
+            }
+        }
+    }
+    return 0;
+}
