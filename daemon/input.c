@@ -91,8 +91,10 @@ unsigned input_frame_to_samples(const rec_pod_t *pod, int64_t t0_us, const pod_s
     memcpy(cal.acc_bias, pod->acc_bias, sizeof cal.acc_bias);
     memcpy(cal.acc_scale, pod->acc_scale, sizeof cal.acc_scale);
     memcpy(cal.gyr_bias, pod->gyr_bias, sizeof cal.gyr_bias);
-    /* integer microseconds first: exact in a double up to 2^53 us (285 years) */
-    double base_us = (double)((int64_t)f->t_dev_us + pod->clock_offset_us - t0_us);
+    /* in double: exact while each term and the sum stay below 2^53 us (285 years), as every sane
+     * input does; absurd values from a damaged or hostile file give absurd times, never integer
+     * overflow (found by fuzz_rec) */
+    double base_us = (double)f->t_dev_us + (double)pod->clock_offset_us - (double)t0_us;
     double step_us = 1e6 / f->rate_hz;
     for (unsigned i = 0; i < n; i++) {
         dsp_raw_to_si(f->s[i], f->acc_range_g, f->gyr_range_dps, &cal, &out[i]);

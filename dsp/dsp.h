@@ -58,6 +58,11 @@ typedef struct dsp_settings {
     int clock_sync;              /* 1 (default): estimate the pods' clock offset from the data
                                   * (assumes equal mean left and right step times) and correct
                                   * step_s / flight_s for it; 0: the pods share one clock */
+    double clock_sync_min_s;     /* default 0.05 s: the estimated offset is applied only once its
+                                  * magnitude reaches this (and until it falls below half of it),
+                                  * so a genuine step-time asymmetry of a runner on pods that share
+                                  * a clock (SI below ~25 %) is kept, while a clock mismatch of
+                                  * tens to hundreds of ms is corrected */
 } dsp_settings_t;
 
 dsp_settings_t dsp_settings_default(void);
@@ -90,6 +95,8 @@ typedef struct dsp_stride {
     double pronation_vel_dps;    /* peak eversion rate in stance (20 ms mean), deg/s */
     double t_still;              /* s, centre of the stance's quietest gyro window (foot flat) */
 } dsp_stride_t;
+
+#define DSP_CADENCE_DISAGREE_PCT 3.0 /* % of the event cadence */
 
 /* Per-stride metrics with statistics (means, medians, CV, symmetry index) for each. */
 enum dsp_metric {
@@ -125,6 +132,12 @@ typedef struct dsp_window {
     double stride_si_pct;
     double step_si_pct;
     double si_pct[DSP_NMETRIC];  /* symmetry index of every metric's per-foot mean (issue 3) */
+    double phase_offset_deg;     /* L/R phase of the stride fundamental, 0..360, ideal 180; NAN
+                                  * if unknown (latest estimate; summary: circular mean) */
+    uint8_t cadence_disagree;    /* 1: cadence_fft_spm and cadence_events_spm both known and more
+                                  * than DSP_CADENCE_DISAGREE_PCT apart (a flag to read them by) */
+    double spectral_similarity;  /* cosine similarity 0..1 of the feet's amplitude spectra up to
+                                  * 4 x max_stride_hz (latest; summary: mean); NAN if unknown */
 } dsp_window_t;
 
 typedef struct dsp_summary {

@@ -227,8 +227,9 @@ static double drift_pct(double slope, double mean)
 void focus_metrics_clear(focus_metrics_t *m)
 {
     for (int i = 0; i < FM_COUNT; i++)
-        m->v[i] = NAN;
+        m->v[i] = m->late[i] = NAN;
     m->span_min = 0;
+    m->late_min = 0;
     m->running = 0;
     m->n[0] = m->n[1] = 0;
 }
@@ -323,6 +324,24 @@ void focus_metrics_compute(const focus_acc_t *a, const dsp_summary_t *sum, unsig
         }
         if (n > 0 && st > 0)
             m->v[FM_CADENCE_SPM] = 120.0 * n / st;
+    }
+
+    /* Asymmetries of the last third (the dsp's fatigue statistics over its `main` strides):
+     * lets the evidence say since when, for an asymmetry that grew during the session. */
+    if (sum && ok[0] && ok[1] && run == (sum->n_running > 0)) {
+        const dsp_window_t *lt = &sum->last_third;
+        double lm = (lt->t_end - lt->t_start) / 60.0;
+        static const int si_of[][2] = {
+            {DSP_M_CONTACT, FM_CONTACT_SI}, {DSP_M_STEP, FM_STEP_SI},
+            {DSP_M_STRIDE, FM_STRIDE_SI},   {DSP_M_PUSHOFF, FM_PUSHOFF_SI},
+            {DSP_M_IMPACT, FM_IMPACT_SI},   {DSP_M_SWING_PEAK, FM_SWING_SI},
+            {DSP_M_PRONATION, FM_PRONATION_SI}, {DSP_M_BRAKING, FM_BRAKING_SI}};
+        if (isfinite(lm) && lm >= 3.0 && lt->foot[0].n >= min_strides &&
+            lt->foot[1].n >= min_strides) {
+            m->late_min = lm;
+            for (size_t k = 0; k < sizeof si_of / sizeof si_of[0]; k++)
+                m->late[si_of[k][1]] = lt->si_pct[si_of[k][0]];
+        }
     }
 
     /* Trends need a span long enough for fatigue to show. */
@@ -801,8 +820,8 @@ static void default_unit(focus_rule_t *r)
     const char *n = focus_metric_name(r->metric);
     static const struct {
         const char *suffix, *unit;
-    } u[] = {{"_pct", " %"}, {"_pp", " pp"}, {"_g", " g"},   {"_dps", " deg/s"},
-             {"_s", " s"},   {"_min", " min"}, {"_spm", " steps/min"}};
+    } u[] = {{"_pct", "%"}, {"_pp", "pp"}, {"_g", "g"},     {"_dps", "deg/s"},
+             {"_deg", "deg"}, {"_s", "s"}, {"_min", "min"}, {"_spm", "steps/min"}};
     for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
         size_t ln = strlen(n), ls = strlen(u[i].suffix);
         const char *base = n;
@@ -1043,7 +1062,8 @@ double focus_rule_eval(const focus_rules_t *rs, const focus_rule_t *r, const foc
 {
     tmpl_vars_t v;
     memset(&v, 0, sizeof v);
-    copy_text(v.unit, sizeof v.unit, r->unit);
+    if (r->unit[0]) /* "14 %", "18 deg" */
+        snprintf(v.unit, sizeof v.unit, " %s", r->unit);
     if (m->span_min > 0)
         snprintf(v.span, sizeof v.span, "over %.0f min of %s", m->span_min < 1 ? 1 : m->span_min,
                  m->running ? "running" : "walking");
@@ -1054,10 +1074,24 @@ double focus_rule_eval(const focus_rules_t *rs, const focus_rule_t *r, const foc
     if ((r->gait == 1 && !m->running) || (r->gait == 2 && m->running))
         return 0;
     if (r->kind == FOCUS_KIND_ASYM) {
-        double x = m->v[r->metric], dev;
-        if (!isfinite(x))
-            return 0;
-        score = score_one(rs, r, b, r->metric, x, &used, &dev, &v);
+        double x = m->v[r->metric], dev = 0, xl = m->late[r->metric];
+        if (isfinite(x))
+            score = score_one(rs, r, b, r->metric, x, &used, &dev, &v);
+        if (isfinite(xl) && m->late_min > 0) {
+            /* an asymmetry clearly stronger in the last third: score and date it there */
+            tmpl_vars_t vl = v;
+            int ul = 0;
+            double devl;
+            double sl = score_one(rs, r, b, r->metric, xl, &ul, &devl, &vl);
+            if (sl >= score + 0.25) {
+                score = sl;
+                x = xl;
+                dev = devl;
+                used = ul;
+                v = vl;
+                snprintf(v.span, sizeof v.span, "over the last %.0f min", m->late_min);
+            }
+        }
         if (score <= 0)
             return 0;
         if (r->pick == FOCUS_PICK_BOTH)

@@ -99,6 +99,9 @@ void focus_acc_add(focus_acc_t *a, const dsp_stride_t *s);
 typedef struct focus_metrics {
     double v[FM_COUNT];               /* indexed by focus_metric */
     double span_min;                  /* minutes of gait the figures cover */
+    double late[FM_COUNT];            /* symmetry indexes over the last third of the session
+                                         (from dsp_summary_t.last_third), else NAN */
+    double late_min;                  /* minutes the last third covers (0: none) */
     int running;                      /* 1: running strides, 0: walking */
     uint32_t n[2];                    /* strides per foot used */
 } focus_metrics_t;

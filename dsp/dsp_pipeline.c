@@ -18,16 +18,16 @@
 #define SPEC_MIN_S 5.0    /* first spectrum after this much signal */
 #define SPEC_MIN_RMS 10.0 /* deg/s: below this pitch-rate rms there is no gait */
 #define SPEC_MIN_STRENGTH                                                                          \
-    0.5              /* harmonic share of the band power (gait ~0.7..0.95, noise ~0.25)            \
-                      */
-#define IC_HIST 16   /* initial contacts remembered per foot */
-#define PEND_MAX 16  /* strides waiting for the other foot, per foot */
-#define OUTQ_MAX 256 /* finished strides not yet popped */
+    0.5                  /* harmonic share of the band power (gait ~0.7..0.95, noise ~0.25)        \
+                          */
+#define IC_HIST 16       /* initial contacts remembered per foot */
+#define PEND_MAX 16      /* strides waiting for the other foot, per foot */
+#define OUTQ_MAX 256     /* finished strides not yet popped */
 #define DET_BATCH_S 0.02 /* detector batch: samples of this span (>= 1) */
-#define DRIFT_BINS 256  /* session time bins for the fatigue drift (merged in pairs when full) */
+#define DRIFT_BINS 256   /* session time bins for the fatigue drift (merged in pairs when full) */
 #define DRIFT_BIN0_S 10.0
-#define OFF_RING 31  /* clock-offset samples (one per stride) of the running median */
-#define OFF_MIN 5    /* samples before the offset estimate is used */
+#define OFF_RING 31         /* clock-offset samples (one per stride) of the running median */
+#define OFF_MIN 5           /* samples before the offset estimate is used */
 #define DSP_UNSYNC_FRAC 0.1 /* see release(): tolerated step deviation before synchronisation */
 
 typedef struct foot {
@@ -53,12 +53,16 @@ typedef struct foot {
     double prev_ic, prev_next; /* last stride, for the clock-offset estimate one stride later */
     int have_prev;
     unsigned det_cnt, det_every; /* samples since the last detector run, batch size */
+    double spec_t_end;           /* time of the latest decimated sample (its block's centre) */
+    float *amp;                  /* amplitude spectrum of the latest valid estimate, amp_n bins */
+    size_t amp_n;
+    double amp_fs; /* its spectral rate (spectra of equal rates are compared) */
 } foot_t;
 
 struct dsp_pipeline {
     dsp_settings_t s;
     dsp_spec_t sp;
-    float *tmp; /* linearised spectral window */
+    float *tmp;  /* linearised spectral window */
     double *med; /* rec_cap scratch values for the window medians */
     foot_t f[2];
     dsp_stride_t outq[OUTQ_MAX];
@@ -69,15 +73,20 @@ struct dsp_pipeline {
     double t_first, t_last;
     double off_ring[OFF_RING]; /* clock-offset samples, s (R clock minus L clock) */
     unsigned off_n, off_head;
-    double off; /* running median of off_ring once OFF_MIN samples exist, else 0 */
-    dsp_acc_t (*bin)[3][2]; /* DRIFT_BINS x mode x foot: strides by t_ic for the drift */
-    double bin_t0, bin_w;   /* start of bin 0 (first stride's t_ic, NAN: none), bin width, s */
-    double t_last_ic;       /* latest released t_ic */
+    double off;              /* running median of off_ring once OFF_MIN samples exist, else 0 */
+    double off_used;         /* the offset applied to times: off while latched, else 0 */
+    int off_latched;         /* |off| reached clock_sync_min_s (hysteresis: released below half) */
+    dsp_acc_t (*bin)[3][2];  /* DRIFT_BINS x mode x foot: strides by t_ic for the drift */
+    double bin_t0, bin_w;    /* start of bin 0 (first stride's t_ic, NAN: none), bin width, s */
+    double t_last_ic;        /* latest released t_ic */
+    double phase_deg, simil; /* latest L/R phase offset and spectral similarity, NAN: none */
+    double ph_re, ph_im, simil_sum; /* session sums: unit phasors, similarities */
+    uint32_t ph_n, simil_n;
 };
 
 dsp_settings_t dsp_settings_default(void)
 {
-    dsp_settings_t s = {10.0, 1.0, 30.0, 0.4, 2.2, 2000.0, 1};
+    dsp_settings_t s = {10.0, 1.0, 30.0, 0.4, 2.2, 2000.0, 1, 0.05};
     return s;
 }
 
@@ -86,7 +95,8 @@ static int settings_ok(const dsp_settings_t *s)
     return s->fft_window_s >= 2.0 && s->fft_window_s <= 120.0 && s->fft_hop_s > 0.0 &&
            s->window_s > 0.0 && s->window_s <= 3600.0 && s->min_stride_hz > 0.0 &&
            s->max_stride_hz > s->min_stride_hz && s->max_stride_hz <= 10.0 &&
-           s->max_rate_hz >= 10.0 && s->max_rate_hz <= 20000.0;
+           s->max_rate_hz >= 10.0 && s->max_rate_hz <= 20000.0 && s->clock_sync_min_s >= 0.0 &&
+           s->clock_sync_min_s <= 1.0;
 }
 
 dsp_pipeline_t *dsp_pipeline_new(const dsp_settings_t *s)
@@ -113,13 +123,16 @@ dsp_pipeline_t *dsp_pipeline_new(const dsp_settings_t *s)
     p->bin_t0 = NAN;
     p->bin_w = DRIFT_BIN0_S;
     p->t_last_ic = NAN;
+    p->phase_deg = NAN;
+    p->simil = NAN;
     int bad = !p->recent || !p->tmp || !p->med || !p->bin || dsp_spec_init(&p->sp, spec_cap) != 0;
     for (int k = 0; k < 2 && !bad; k++) {
         foot_t *f = &p->f[k];
         f->f0 = NAN;
         f->spec_cap = spec_cap;
         f->spec = calloc(spec_cap, sizeof *f->spec);
-        bad = !f->spec || dsp_events_init(&f->ev, ev_cap, (uint8_t)k) != 0;
+        f->amp = calloc(p->sp.nfft / 2 + 1, sizeof *f->amp);
+        bad = !f->spec || !f->amp || dsp_events_init(&f->ev, ev_cap, (uint8_t)k) != 0;
     }
     if (bad)
         dsp_pipeline_free(&p);
@@ -133,6 +146,7 @@ void dsp_pipeline_free(dsp_pipeline_t **pp)
     dsp_pipeline_t *p = *pp;
     for (int k = 0; k < 2; k++) {
         free(p->f[k].spec);
+        free(p->f[k].amp);
         dsp_events_release(&p->f[k].ev);
     }
     dsp_spec_release(&p->sp);
@@ -158,6 +172,15 @@ static void update_f0(dsp_pipeline_t *p, foot_t *f)
     double f0 = dsp_spec_fundamental(&p->sp, p->tmp, n, f->fs_spec, p->s.min_stride_hz,
                                      p->s.max_stride_hz, SPEC_MIN_RMS, &strength);
     if (isfinite(f0) && strength >= SPEC_MIN_STRENGTH) {
+        /* amplitude spectrum up to 4 x max_stride_hz for the L/R similarity */
+        double df = f->fs_spec / (double)p->sp.nfft;
+        size_t nb = p->sp.nfft / 2 + 1, top = (size_t)(4.0 * p->s.max_stride_hz / df) + 1;
+        f->amp_n = top < nb ? top : nb;
+        if (f->amp_n > p->sp.pow_n)
+            f->amp_n = p->sp.pow_n;
+        for (size_t k = 0; k < f->amp_n; k++)
+            f->amp[k] = sqrtf(p->sp.pow[k]);
+        f->amp_fs = f->fs_spec;
         f->f0 = f0;
         f->f0_t = f->t_last;
         f->f0_sum += f0;
@@ -167,12 +190,78 @@ static void update_f0(dsp_pipeline_t *p, foot_t *f)
     }
 }
 
+/* Fourier coefficient of foot f's last n decimated samples (Hann window) at frequency hz, with
+ * time measured from t_ref on foot f's clock: comparable between the feet at one frequency. */
+static void coef(const dsp_pipeline_t *p, const foot_t *f, size_t n, double hz, double t_ref,
+                 double *re, double *im)
+{
+    double t0 = f->spec_t_end - (double)(n - 1) / f->fs_spec - t_ref;
+    double ph = -2.0 * M_PI * hz * t0, dph = -2.0 * M_PI * hz / f->fs_spec;
+    double c = cos(ph), s = sin(ph), cd = cos(dph), sd = sin(dph), sr = 0.0, si = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double w = p->sp.win_n == n ? p->sp.win[i]
+                                    : 0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / (double)n);
+        double x = w * f->spec[(f->spec_n - n + i) % f->spec_cap];
+        sr += x * c;
+        si += x * s;
+        double c2 = c * cd - s * sd;
+        s = s * cd + c * sd;
+        c = c2;
+    }
+    *re = sr;
+    *im = si;
+}
+
+/* L/R phase offset of the stride fundamental and spectral similarity, when both feet have a
+ * current estimate (METRICS.md section 4). */
+static void cross_spectral(dsp_pipeline_t *p)
+{
+    const foot_t *L = &p->f[DSP_LEFT], *R = &p->f[DSP_RIGHT];
+    if (!isfinite(L->f0) || !isfinite(R->f0))
+        return;
+    size_t want = (size_t)(p->s.fft_window_s * L->fs_spec + 0.5);
+    size_t nl = L->spec_n < want ? (size_t)L->spec_n : want;
+    want = (size_t)(p->s.fft_window_s * R->fs_spec + 0.5);
+    size_t nr = R->spec_n < want ? (size_t)R->spec_n : want;
+    if (nl < 16 || nr < 16 || nl > L->spec_cap || nr > R->spec_cap)
+        return;
+    double hz = 0.5 * (L->f0 + R->f0), t_ref = L->spec_t_end;
+    double lr, li, rr, ri;
+    coef(p, L, nl, hz, t_ref, &lr, &li);
+    /* the right foot's times on the left clock: t - off */
+    coef(p, R, nr, hz, t_ref + (p->s.clock_sync ? p->off_used : 0.0), &rr, &ri);
+    double xr = lr * rr + li * ri, xi = li * rr - lr * ri; /* X_L conj(X_R) */
+    double mag = hypot(xr, xi);
+    /* before the clock offset is known (clock_sync) the phase is not comparable */
+    if (mag > 0.0 && (!p->s.clock_sync || p->off_n >= OFF_MIN)) {
+        double deg = atan2(xi, xr) * 180.0 / M_PI;
+        p->phase_deg = deg < 0.0 ? deg + 360.0 : deg;
+        p->ph_re += xr / mag;
+        p->ph_im += xi / mag;
+        p->ph_n++;
+    }
+    if (L->amp_n == R->amp_n && L->amp_fs == R->amp_fs && L->amp_n > 1) {
+        double ab = 0.0, aa = 0.0, bb = 0.0;
+        for (size_t k = 1; k < L->amp_n; k++) {
+            ab += (double)L->amp[k] * R->amp[k];
+            aa += (double)L->amp[k] * L->amp[k];
+            bb += (double)R->amp[k] * R->amp[k];
+        }
+        if (aa > 0.0 && bb > 0.0) {
+            p->simil = ab / sqrt(aa * bb);
+            p->simil_sum += p->simil;
+            p->simil_n++;
+        }
+    }
+}
+
 static void spec_push(dsp_pipeline_t *p, foot_t *f, float g)
 {
     f->blk_sum += g;
     if (++f->blk_cnt < f->dec)
         return;
     f->spec[f->spec_n % f->spec_cap] = (float)(f->blk_sum / f->blk_cnt);
+    f->spec_t_end = f->t_last - 0.5 * (double)(f->blk_cnt - 1) / f->rate;
     f->spec_n++;
     f->blk_sum = 0.0;
     f->blk_cnt = 0;
@@ -181,6 +270,8 @@ static void spec_push(dsp_pipeline_t *p, foot_t *f, float g)
     if (f->spec_n >= (uint64_t)(SPEC_MIN_S * f->fs_spec) && f->spec_since >= hop) {
         f->spec_since = 0;
         update_f0(p, f);
+        if (f == &p->f[DSP_RIGHT]) /* once per hop: after the right foot's spectrum */
+            cross_spectral(p);
     }
 }
 
@@ -224,7 +315,7 @@ static void out_push(dsp_pipeline_t *p, const dsp_stride_t *st)
 /* Added to a time of foot 1-k's clock to put it on foot k's clock (estimated offset). */
 static double shift_to(const dsp_pipeline_t *p, int k)
 {
-    return k == DSP_RIGHT ? p->off : -p->off;
+    return k == DSP_RIGHT ? p->off_used : -p->off_used;
 }
 
 /* Step and flight time of st from the other foot's initial contacts (shifted to st's clock). */
@@ -319,8 +410,14 @@ static void offset_sample(dsp_pipeline_t *p, int k, double a, double b)
         double tmp[OFF_RING];
         memcpy(tmp, p->off_ring, sizeof tmp);
         qsort(tmp, p->off_n, sizeof tmp[0], cmp_double);
-        p->off = p->off_n % 2 ? tmp[p->off_n / 2]
-                              : 0.5 * (tmp[p->off_n / 2 - 1] + tmp[p->off_n / 2]);
+        p->off =
+            p->off_n % 2 ? tmp[p->off_n / 2] : 0.5 * (tmp[p->off_n / 2 - 1] + tmp[p->off_n / 2]);
+        double m = fabs(p->off), on = p->s.clock_sync_min_s;
+        if (m >= on)
+            p->off_latched = 1;
+        else if (m < 0.5 * on)
+            p->off_latched = 0;
+        p->off_used = p->off_latched ? p->off : 0.0;
     }
 }
 
@@ -442,6 +539,16 @@ static void window_fft(const dsp_pipeline_t *p, dsp_window_t *w, int session)
     }
     w->stride_hz_fft = n ? sum / n : NAN;
     w->cadence_fft_spm = 120.0 * w->stride_hz_fft;
+    w->cadence_disagree = fabs(w->cadence_fft_spm - w->cadence_events_spm) >
+                          0.01 * DSP_CADENCE_DISAGREE_PCT * w->cadence_events_spm;
+    if (session) {
+        double deg = atan2(p->ph_im, p->ph_re) * 180.0 / M_PI;
+        w->phase_offset_deg = p->ph_n ? (deg < 0.0 ? deg + 360.0 : deg) : NAN;
+        w->spectral_similarity = p->simil_n ? p->simil_sum / p->simil_n : NAN;
+    } else {
+        w->phase_offset_deg = p->phase_deg;
+        w->spectral_similarity = p->simil;
+    }
 }
 
 void dsp_pipeline_window(dsp_pipeline_t *p, dsp_window_t *w)
@@ -570,6 +677,9 @@ void dsp_pipeline_summary(const dsp_pipeline_t *p, dsp_summary_t *out)
         dsp_window_fill(main, all, out->n_running, out->n_walking);
     }
     window_fft(p, main, 1);
+    /* the session's spectral cadence spans every mode: compared only in a one-mode session */
+    if (out->n_running && out->n_walking)
+        main->cadence_disagree = 0;
     out->cadence_spm =
         isfinite(main->cadence_events_spm) ? main->cadence_events_spm : main->cadence_fft_spm;
     out->clock_offset_s = !p->s.clock_sync ? 0.0 : (p->off_n >= OFF_MIN ? p->off : NAN);

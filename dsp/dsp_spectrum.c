@@ -25,7 +25,11 @@ int dsp_spec_init(dsp_spec_t *sp, size_t max_len)
         dsp_spec_release(sp);
         return -1;
     }
-    sp->plan = fftwf_plan_dft_r2c_1d((int)nfft, sp->in, sp->out, FFTW_ESTIMATE);
+    for (size_t i = 0; i < nfft; i++)
+        sp->in[i] = 0.0f;
+    sp->zero_from = 0;
+    sp->plan =
+        fftwf_plan_dft_r2c_1d((int)nfft, sp->in, sp->out, FFTW_ESTIMATE | FFTW_PRESERVE_INPUT);
     if (!sp->plan) {
         dsp_spec_release(sp);
         return -1;
@@ -101,14 +105,20 @@ double dsp_spec_fundamental(dsp_spec_t *sp, const float *x, size_t n, double fs,
     const float fm = (float)mean;
     for (size_t i = 0; i < n; i++)
         sp->in[i] = (x[i] - fm) * sp->win[i];
-    for (size_t i = n; i < nfft; i++)
+    /* the zero padding stays in place (an out-of-place r2c plan preserves its input): only what a
+     * longer previous input left behind is cleared */
+    for (size_t i = n; i < sp->zero_from; i++)
         sp->in[i] = 0.0f;
+    sp->zero_from = n;
     fftwf_execute((fftwf_plan)sp->plan);
     const fftwf_complex *X = sp->out;
-    for (size_t k = 0; k < nb; k++)
+    const double df = fs / (double)nfft;
+    /* power only where it is read: the band's 4th harmonic plus a main lobe */
+    double need = 4.0 * f_hi / df + 4.0 * (double)nfft / (double)n + 3.0;
+    sp->pow_n = need < (double)nb ? (size_t)need : nb;
+    for (size_t k = 0; k < sp->pow_n; k++)
         sp->pow[k] = X[k][0] * X[k][0] + X[k][1] * X[k][1];
 
-    const double df = fs / (double)nfft;
     size_t klo = (size_t)ceil(f_lo / df), khi = (size_t)floor(f_hi / df);
     if (klo < 1)
         klo = 1;
@@ -148,12 +158,13 @@ double dsp_spec_fundamental(dsp_spec_t *sp, const float *x, size_t n, double fs,
     double f0 = ((double)kf + interp_peak(sp->pow, kf)) * df;
     if (strength) {
         double band = 0.0, harm = 0.0;
-        size_t top = khi * 4 < nb - 1 ? khi * 4 : nb - 1;
+        size_t top = khi * 4 < sp->pow_n - 1 ? khi * 4 : sp->pow_n - 1;
         for (size_t k = klo; k <= top; k++)
             band += sp->pow[k];
         for (int h = 1; h <= 4; h++) {
             double kc = f0 / df * h;
-            for (size_t k = (size_t)fmax(1.0, kc - lobe); k <= (size_t)(kc + lobe) && k < nb; k++)
+            for (size_t k = (size_t)fmax(1.0, kc - lobe); k <= (size_t)(kc + lobe) && k < sp->pow_n;
+                 k++)
                 harm += sp->pow[k];
         }
         *strength = band > 0.0 ? fmin(1.0, harm / band) : 0.0;

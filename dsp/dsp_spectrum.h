@@ -12,9 +12,11 @@ typedef struct dsp_spec {
     size_t nfft;                 /* FFT size (power of two >= 4 * max_len) */
     float *in;                   /* nfft reals (fftwf_malloc) */
     void *out;                   /* nfft/2+1 fftwf_complex */
-    float *pow;                  /* nfft/2+1 power values */
+    float *pow;                  /* nfft/2+1 power values, valid below pow_n after a call */
+    size_t pow_n;
     float *win;                  /* max_len: Hann window of length win_n (recomputed on change) */
     size_t win_n;
+    size_t zero_from;            /* in[zero_from..nfft) is zero */
     void *plan;                  /* fftwf_plan, made once */
 } dsp_spec_t;
 

@@ -4,8 +4,8 @@
 #include "dsp_stats.h"
 
 static const char *const names[DSP_NMETRIC] = {
-    "stride_s",       "contact_s",     "swing_s",          "step_s",         "flight_s",
-    "duty",           "cadence_spm",   "impact_g",         "braking_g",      "pushoff_dps",
+    "stride_s",       "contact_s",        "swing_s",       "step_s",           "flight_s",
+    "duty",           "cadence_spm",      "impact_g",      "braking_g",        "pushoff_dps",
     "swing_peak_dps", "strike_angle_deg", "pronation_deg", "pronation_vel_dps"};
 
 const char *dsp_metric_name(int m)
@@ -141,6 +141,8 @@ void dsp_window_fill(dsp_window_t *w, const dsp_acc_t acc[2], uint32_t n_run, ui
     w->step_si_pct = dsp_symmetry_index(w->foot[0].step_s, w->foot[1].step_s);
     for (int k = 0; k < DSP_NMETRIC; k++)
         w->si_pct[k] = dsp_symmetry_index(w->foot[0].mean[k], w->foot[1].mean[k]);
+    w->phase_offset_deg = NAN; /* spectral fields: set by the pipeline where they exist */
+    w->spectral_similarity = NAN;
     w->mode =
         n_run + n_walk == 0 ? DSP_MODE_UNKNOWN : (n_run >= n_walk ? DSP_MODE_RUN : DSP_MODE_WALK);
 }

@@ -10,7 +10,7 @@ typedef struct dsp_acc {
     double stride, contact, contact2, swing, duty;
     uint32_t n_step, n_flight, n_impact, n_push;
     double step, flight, impact, pushoff;
-    uint32_t mn[DSP_NMETRIC];    /* per metric: finite values, their sum and sum of squares */
+    uint32_t mn[DSP_NMETRIC]; /* per metric: finite values, their sum and sum of squares */
     double ms[DSP_NMETRIC], ms2[DSP_NMETRIC];
 } dsp_acc_t;
 

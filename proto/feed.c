@@ -163,6 +163,8 @@ static json_t *symmetry(const dsp_window_t *w)
     int err = set_num(o, "contact_si_pct", w->contact_si_pct);
     err |= set_num(o, "stride_si_pct", w->stride_si_pct);
     err |= set_num(o, "step_si_pct", w->step_si_pct);
+    err |= set_num(o, "phase_offset_deg", w->phase_offset_deg);
+    err |= set_num(o, "spectral_similarity", w->spectral_similarity);
     json_t *bm = json_object();
     err |= bm ? 0 : -1;
     for (int m = 0; m < DSP_NMETRIC && bm; m++)
@@ -184,6 +186,7 @@ static int window_fields(json_t *o, const dsp_window_t *w)
     err |= set_num(o, "cadence_spm", w->cadence_events_spm);
     err |= set_num(o, "cadence_fft_spm", w->cadence_fft_spm);
     err |= set_num(o, "stride_hz_fft", w->stride_hz_fft);
+    err |= json_object_set_new(o, "cadence_disagree", json_boolean(w->cadence_disagree));
     err |= set_obj(o, "L", foot_stats(&w->foot[DSP_LEFT]));
     err |= set_obj(o, "R", foot_stats(&w->foot[DSP_RIGHT]));
     err |= set_obj(o, "symmetry", symmetry(w));
@@ -249,6 +252,7 @@ json_t *feed_summary(const char *athlete, const dsp_summary_t *s)
     err |= set_num(o, "cadence_spm", s->cadence_spm);
     err |= set_num(o, "cadence_fft_spm", m->cadence_fft_spm);
     err |= set_num(o, "stride_hz_fft", m->stride_hz_fft);
+    err |= json_object_set_new(o, "cadence_disagree", json_boolean(m->cadence_disagree));
     err |= set_obj(o, "symmetry", symmetry(m));
     err |= set_num(o, "clock_offset_s", s->clock_offset_s);
     err |= set_obj(o, "focus", json_array());

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 #include <math.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,8 +296,8 @@ static void test_sessions(void **state)
     catalog_close(&c);
 }
 
-/* A daemon killed while recording: the child begins sessions and dies with _exit (no close, no
- * end, like kill -9). The next open marks them interrupted; nothing is lost. */
+/* A daemon killed while recording: the child begins sessions and is killed by SIGKILL (no close,
+ * no end). The next open marks them interrupted; nothing is lost. */
 static void test_crash_marks_interrupted(void **state)
 {
     fixture_t *f = *state;
@@ -317,11 +318,12 @@ static void test_crash_marks_interrupted(void **state)
             catalog_session_progress(cc, id, T0 + 62000000, NULL) ||
             catalog_session_begin(cc, "ben", "usb-live", T0 + 3000000, "b.gaitrec", &id))
             _exit(1);
-        _exit(0);                    /* no catalog_close: the process just dies */
+        raise(SIGKILL);              /* kill -9: no catalog_close, no session end */
+        _exit(2);
     }
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
     c = open_ok(f->path);
     assert_int_equal(catalog_count_sessions(c, NULL), 3);
@@ -390,6 +392,46 @@ static void test_summary_from_dsp(void **state)
     assert_string_equal(catalog_utc(1795000000123456LL, buf, sizeof buf),
                         "2026-11-18T11:06:40.123Z");
     assert_string_equal(catalog_strerror(CATALOG_ERR_NOT_FOUND), "not found");
+}
+
+/* The daemon writes while a reader (gaitctl) has the catalog open: WAL, so a reader in the
+ * middle of a listing (an open read transaction) does not block the writer, and the next
+ * listing sees every commit. */
+typedef struct writer_ctx {
+    catalog_t *w;
+    int64_t id;
+    int rc, rows;
+} writer_ctx_t;
+
+static int write_while_reading(const catalog_session_t *row, void *user)
+{
+    writer_ctx_t *x = user;
+    (void)row;
+    catalog_summary_t s = summary(170, 1);
+    x->rows++;
+    x->rc = catalog_session_end(x->w, x->id, T0 + 1000000, CATALOG_COMPLETE, &s);
+    return 0;
+}
+
+static void test_reader_and_writer(void **state)
+{
+    fixture_t *f = *state;
+    catalog_t *w = open_ok(f->path), *r = open_ok(f->path);
+    writer_ctx_t x = {.w = w, .rc = -100};
+    assert_int_equal(catalog_session_begin(w, "anna", "usb-live", T0, NULL, &x.id), 0);
+    assert_int_equal(catalog_count_sessions(r, NULL), 1);
+    assert_int_equal(catalog_list_sessions(r, NULL, write_while_reading, &x), 0);
+    assert_int_equal(x.rows, 1);
+    assert_int_equal(x.rc, 0);
+    int64_t b;
+    assert_int_equal(catalog_session_begin(w, "anna", "usb-live", T0 + 2000000, NULL, &b), 0);
+    rows_t h = {0};
+    assert_int_equal(catalog_history(r, "anna", collect, &h), 0);
+    assert_int_equal(h.n, 1);
+    assert_string_equal(h.state[0], "complete");
+    assert_int_equal(catalog_count_sessions(r, "anna"), 2);
+    catalog_close(&r);
+    catalog_close(&w);
 }
 
 /* Runs cmd(argc, argv) with stdout captured into out[cap]; returns its exit status. */
@@ -504,6 +546,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs_synced, setup, teardown),
         cmocka_unit_test(test_summary_from_dsp),
         cmocka_unit_test_setup_teardown(test_gaitctl_sessions_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_and_writer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
  * acc_z = g cos(th). Roll (eversion) rises to E by TPR, holds, returns to 0 during push-off. */
 typedef struct synth {
     double rate, T, C, t0[2];
+    double dC; /* contact time change per second of session (fatigue), s/s */
     double S[2], E[2], B[2], Ap, Aw;
     double noise;
     uint64_t rng;
@@ -49,7 +50,7 @@ static void make_sample(synth_t *sy, int f, double t, dsp_sample_t *s)
     double gy = 0.0, gx = 0.0, th = 0.0, alin = 0.0;
     double sgn = f == DSP_LEFT ? 1.0 : -1.0;
     if (t >= sy->t0[f]) {
-        double tau = fmod(t - sy->t0[f], sy->T), C = sy->C;
+        double tau = fmod(t - sy->t0[f], sy->T), C = sy->C + sy->dC * t;
         double tp = C - 0.15 * FALL, tz = C + 0.85 * FALL, hr = tp - RISE;
         if (tau < TS) {
             gy = sy->S[f] * M_PI / (2.0 * TS) * sin(M_PI * tau / TS);
@@ -176,6 +177,98 @@ static void test_rates(void **state)
     assert_true(check(&hi, 0.3, 0.03) >= 85);
 }
 
+/* Contact time growing by 6 ms per 10 minutes over 15 minutes: the summary's drift, thirds and the
+ * window's medians. */
+static void test_drift_and_medians(void **state)
+{
+    (void)state;
+    synth_t sy = base(200.0);
+    sy.dC = 0.006 / 600.0;
+    dsp_settings_t set = dsp_settings_default();
+    dsp_pipeline_t *p = dsp_pipeline_new(&set);
+    assert_non_null(p);
+    long n = (long)(900.0 * sy.rate);
+    dsp_stride_t st;
+    for (long i = 0; i < n; i++) {
+        for (int f = 0; f < 2; f++) {
+            dsp_sample_t s;
+            make_sample(&sy, f, i / sy.rate, &s);
+            assert_int_equal(dsp_pipeline_push(p, f, &s), 0);
+        }
+        while (dsp_pipeline_pop_stride(p, &st))
+            ;
+    }
+    dsp_window_t w;
+    dsp_pipeline_window(p, &w);
+    dsp_pipeline_finish(p);
+    while (dsp_pipeline_pop_stride(p, &st))
+        ;
+    dsp_summary_t sum;
+    dsp_pipeline_summary(p, &sum);
+    dsp_pipeline_free(&p);
+    /* window: the last 30 s, contact ~ C(885 s); medians equal means for a slow drift */
+    double c_end = sy.C + sy.dC * 885.0;
+    for (int f = 0; f < 2; f++) {
+        assert_true(fabs(w.foot[f].median[DSP_M_CONTACT] - c_end) < 0.002);
+        assert_true(fabs(w.foot[f].median[DSP_M_CONTACT] - w.foot[f].mean[DSP_M_CONTACT]) < 0.001);
+        assert_true(fabs(w.foot[f].median[DSP_M_STRIKE_ANGLE] - 15.0) < 0.5);
+        assert_true(isnan(sum.main.foot[f].median[DSP_M_CONTACT]));
+        assert_true(w.foot[f].cv_pct[DSP_M_STRIDE] < 0.5);
+    }
+    assert_true(fabs(w.si_pct[DSP_M_CONTACT]) < 0.5);
+    assert_true(fabs(sum.drift_per_10min[DSP_M_CONTACT] - 0.006) < 0.0006);
+    assert_true(fabs(sum.drift_per_10min[DSP_M_CADENCE]) < 0.2);
+    assert_true(fabs(sum.drift_contact_si_per_10min) < 0.3);
+    assert_true(sum.last_third.foot[0].contact_s > sum.first_third.foot[0].contact_s + 0.003);
+    assert_true(sum.first_third.foot[0].n > 350 && sum.last_third.foot[0].n > 350);
+    /* shared clock: the estimate is ~0 */
+    assert_true(fabs(sum.clock_offset_s) < 0.002);
+}
+
+/* Right contacts at 0.4 instead of 0.5 of the left stride: spectral phase 144 deg on one clock;
+ * with clock_sync the 70 ms are taken for a clock offset and the phase reads 180 deg. */
+static void test_phase_and_clock(void **state)
+{
+    (void)state;
+    for (int sync = 0; sync < 2; sync++) {
+        synth_t sy = base(500.0);
+        sy.t0[1] = sy.t0[0] + 0.4 * sy.T;
+        dsp_settings_t set = dsp_settings_default();
+        set.clock_sync = sync;
+        dsp_pipeline_t *p = dsp_pipeline_new(&set);
+        assert_non_null(p);
+        long n = (long)(120.0 * sy.rate);
+        dsp_stride_t st;
+        for (long i = 0; i < n; i++) {
+            for (int f = 0; f < 2; f++) {
+                dsp_sample_t s;
+                make_sample(&sy, f, i / sy.rate, &s);
+                assert_int_equal(dsp_pipeline_push(p, f, &s), 0);
+            }
+            while (dsp_pipeline_pop_stride(p, &st))
+                if (st.t_ic > 10.0 && st.foot == DSP_RIGHT && isfinite(st.step_s))
+                    assert_true(fabs(st.step_s - (sync ? 0.35 : 0.28)) < 0.003);
+        }
+        dsp_window_t w;
+        dsp_pipeline_window(p, &w);
+        dsp_pipeline_finish(p);
+        while (dsp_pipeline_pop_stride(p, &st))
+            ;
+        dsp_summary_t sum;
+        dsp_pipeline_summary(p, &sum);
+        dsp_pipeline_free(&p);
+        double want = sync ? 180.0 : 144.0;
+        assert_true(fabs(w.phase_offset_deg - want) < 1.0);
+        assert_true(fabs(sum.main.phase_offset_deg - want) < 1.0);
+        assert_true(w.spectral_similarity > 0.99 && w.spectral_similarity <= 1.0 + 1e-9);
+        assert_true(sum.main.spectral_similarity > 0.99);
+        if (sync)
+            assert_true(fabs(sum.clock_offset_s - (-0.07)) < 0.002);
+        else
+            assert_true(sum.clock_offset_s == 0.0);
+    }
+}
+
 static void test_strike_type(void **state)
 {
     (void)state;
@@ -196,6 +289,8 @@ int main(void)
         cmocka_unit_test(test_rearfoot_500),
         cmocka_unit_test(test_midfoot_asymmetric_204),
         cmocka_unit_test(test_rates),
+        cmocka_unit_test(test_drift_and_medians),
+        cmocka_unit_test(test_phase_and_clock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -256,6 +256,23 @@ static void test_running_204hz(void **state)
     assert_true(fabs(out.sum.cadence_spm - 120.0 / 0.63) < 0.2);
 }
 
+/* A genuine step-time asymmetry on one clock (right contact 20 ms late: steps 0.33 / 0.37 s,
+ * step SI -11.4 %) is kept: the clock-offset estimate stays below clock_sync_min_s. A 150 ms
+ * clock mismatch is corrected (step SI back to ~0). */
+static void test_step_asymmetry_vs_clock(void **state)
+{
+    (void)state;
+    synth_t sy = running(500.0);
+    sy.t0[1] = 1.37;
+    run(&sy, 90.0, &out);
+    assert_true(fabs(out.sum.main.step_si_pct - 100.0 * (0.33 - 0.37) / 0.35) < 0.5);
+    sy = running(500.0);
+    sy.t0[1] = 1.50;
+    run(&sy, 90.0, &out);
+    assert_true(fabs(out.sum.main.step_si_pct) < 1.0);
+    assert_true(fabs(out.sum.clock_offset_s - 0.15) < 0.005);
+}
+
 static void test_walking(void **state)
 {
     (void)state;
@@ -397,7 +414,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_running_symmetric), cmocka_unit_test(test_running_asymmetric),
-        cmocka_unit_test(test_running_204hz),     cmocka_unit_test(test_walking),
+        cmocka_unit_test(test_running_204hz),
+        cmocka_unit_test(test_step_asymmetry_vs_clock),
+        cmocka_unit_test(test_walking),
         cmocka_unit_test(test_standing),          cmocka_unit_test(test_one_foot),
         cmocka_unit_test(test_walk_then_run),     cmocka_unit_test(test_robustness),
     };

@@ -53,6 +53,10 @@ static void test_stride(void **state)
                           "duty", "cadence_spm", "impact_g", "pushoff_dps", "swing_peak_dps"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         assert_true(json_is_real(json_object_get(o, keys[i])));
+    /* issue 3 fields: a zero strike type is unknown (null) */
+    assert_true(json_is_real(json_object_get(o, "braking_g")));
+    assert_true(json_is_null(json_object_get(o, "strike")));
+    assert_true(json_is_real(json_object_get(o, "pronation_vel_dps")));
     json_t *sat = json_object_get(o, "saturated");
     assert_int_equal(json_array_size(sat), 2);
     char *txt = json_dumps(o, JSON_COMPACT);
@@ -106,6 +110,7 @@ static void fill_window(dsp_window_t *w, int with_right)
     w->step_si_pct = with_right ? 0.0 : NAN;
     for (int m = 0; m < DSP_NMETRIC; m++)
         w->si_pct[m] = with_right ? 0.0 : NAN;
+    w->phase_offset_deg = w->spectral_similarity = NAN;
 }
 
 static void test_window(void **state)
@@ -125,6 +130,24 @@ static void test_window(void **state)
     assert_true(json_is_null(json_object_get(r, "contact_s")));
     json_t *l = json_object_get(o, "L");
     assert_true(fabs(json_real_value(json_object_get(l, "contact_s")) - 0.26) < 1e-12);
+    /* issue 3: per-metric statistics, symmetry of every metric, spectral fields, flag */
+    json_t *bm = json_object_get(json_object_get(l, "by_metric"), "pronation_deg");
+    assert_true(fabs(json_real_value(json_object_get(bm, "mean")) - (1.0 + DSP_M_PRONATION)) <
+                1e-12);
+    assert_true(fabs(json_real_value(json_object_get(bm, "cv_pct")) - 2.0) < 1e-12);
+    assert_int_equal(json_object_size(json_object_get(l, "by_metric")), DSP_NMETRIC);
+    assert_true(json_is_null(
+        json_object_get(json_object_get(json_object_get(r, "by_metric"), "braking_g"), "median")));
+    assert_true(json_is_null(json_object_get(json_object_get(sym, "by_metric"), "contact_s")));
+    assert_true(json_is_null(json_object_get(sym, "phase_offset_deg")));
+    assert_true(json_is_false(json_object_get(o, "cadence_disagree")));
+    json_decref(o);
+    w.phase_offset_deg = 181.5;
+    w.cadence_disagree = 1;
+    o = feed_window(NULL, &w);
+    sym = json_object_get(o, "symmetry");
+    assert_true(fabs(json_real_value(json_object_get(sym, "phase_offset_deg")) - 181.5) < 1e-12);
+    assert_true(json_is_true(json_object_get(o, "cadence_disagree")));
     json_decref(o);
 }
 

@@ -265,6 +265,30 @@ static void test_evidence_text(void **state)
                         "(population range: L/R difference under 4 %)");
 }
 
+/* An asymmetry that grew late in the run is dated ("over the last N min"). */
+static void test_late_asymmetry(void **state)
+{
+    (void)state;
+    focus_metrics_t m = sym_run();
+    m.v[FM_PUSHOFF_SI] = 3.0;    /* whole session: below the range */
+    m.late[FM_PUSHOFF_SI] = 14.0; /* last third: right clearly weaker */
+    m.late_min = 20;
+    focus_result_t res;
+    focus_evaluate(&rules, &m, NULL, &res);
+    assert_true(res.n >= 1);
+    assert_int_equal(res.e[0].area, FOCUS_CALVES);
+    assert_int_equal(res.e[0].side, FOCUS_SIDE_R);
+    assert_true(res.e[0].score > 0.8);
+    assert_string_equal(res.e[0].evidence[0],
+                        "Right push-off about 14 % weaker than left over the last 20 min "
+                        "(population range: L/R difference under 4 %)");
+    /* about the same late as overall: the whole session is named */
+    m.v[FM_PUSHOFF_SI] = 12.0;
+    m.late[FM_PUSHOFF_SI] = 13.0;
+    focus_evaluate(&rules, &m, NULL, &res);
+    assert_non_null(strstr(res.e[0].evidence[0], "over 30 min of running"));
+}
+
 static void test_ramp_clamps(void **state)
 {
     (void)state;
@@ -449,7 +473,7 @@ static void test_parse_ok(void **state)
     assert_int_equal(r.rule[0].n_when, 1);
     assert_int_equal(r.rule[0].when[0].pair, 1);
     assert_int_equal(r.rule[0].when[0].metric, FM_FOREFOOT_PCT_L);
-    assert_string_equal(r.rule[0].unit, " %");
+    assert_string_equal(r.rule[0].unit, "%");
     /* the shipped file: every area is reachable */
     int reach[FOCUS_N_AREAS] = {0};
     for (int i = 0; i < rules.n; i++)
@@ -621,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_every_rule_covered),
         cmocka_unit_test(test_symmetric_run_is_quiet),
         cmocka_unit_test(test_evidence_text),
+        cmocka_unit_test(test_late_asymmetry),
         cmocka_unit_test(test_ramp_clamps),
         cmocka_unit_test(test_combination_and_order),
         cmocka_unit_test(test_walking_skips_running_rules),

@@ -243,10 +243,12 @@ static const usb_pod_cbs_t CBS = {
     .removed = cb_removed,
 };
 
-static track_t *add_pod(fx_t *f, const char *serial, uint8_t foot, unsigned n_runs, double run_s)
+static track_t *add_pod_speed(fx_t *f, const char *serial, uint8_t foot, unsigned n_runs,
+                              double run_s, double speed)
 {
     umockpod_cfg_t c;
     umockpod_cfg_default(&c, serial, foot);
+    c.speed = speed;
     c.seed = 11 + f->n;
     c.n_runs = n_runs;
     c.run_s = run_s;
@@ -258,6 +260,11 @@ static track_t *add_pod(fx_t *f, const char *serial, uint8_t foot, unsigned n_ru
     t->last_seq = -1;
     t->last_t = NAN;
     return t;
+}
+
+static track_t *add_pod(fx_t *f, const char *serial, uint8_t foot, unsigned n_runs, double run_s)
+{
+    return add_pod_speed(f, serial, foot, n_runs, run_s, 0);
 }
 
 static int setup(void **state)
@@ -486,6 +493,53 @@ static void test_stream(void **state)
                 t->serial, (unsigned long long)t->live, (unsigned long long)t->transfers,
                 mean_acc);
     }
+}
+
+static void test_four_pods(void **state)
+{
+    fx_t *f = *state;
+    const char *serials[4] = {"GP-A-0001", "GP-B-0002", "GP-C-0003", "GP-D-0004"};
+    for (unsigned i = 0; i < 4; i++) {
+        /* 100 x real time (2000 frames/s each). At speed 0 a pod always has data and libusb
+         * reaps one device until EAGAIN, so one pod could hold the event pass. */
+        track_t *t = add_pod_speed(f, serials[i], i % 2 ? 'R' : 'L', 0, 0, 100);
+        t->auto_stream = 1;
+        umockpod_plug(t->mock);
+    }
+    start_host(f);
+    int64_t t0 = loop_now_us();
+    uint64_t want = 1500;        /* 75 s of data each */
+    run_until(f, live_at_least, &want, 60, "frames from four pods");
+    double wall = (double)(loop_now_us() - t0) * 1e-6;
+    /* Unplug one while the others stream on. */
+    umockpod_unplug(f->t[2].mock);
+    while (!f->t[2].removed)
+        loop_once(f->loop, 10);
+    want = f->t[0].live + 300;
+    while (f->t[0].live < want || f->t[1].live < want || f->t[3].live < want)
+        loop_once(f->loop, 10);
+    for (unsigned i = 0; i < 4; i++)
+        if (i != 2)
+            assert_int_equal(usb_pod_stop_stream(f->t[i].pod), USB_POD_OK);
+    for (int k = 0; k < 2000; k++) {
+        int busy = 0;
+        for (unsigned i = 0; i < 4; i++)
+            busy |= i != 2 && usb_pod_state(f->t[i].pod) != USB_POD_READY;
+        if (!busy)
+            break;
+        loop_once(f->loop, 10);
+    }
+    uint64_t total = 0;
+    for (unsigned i = 0; i < 4; i++) {
+        track_t *t = &f->t[i];
+        umockpod_stats_t s;
+        umockpod_stats(t->mock, &s);
+        assert_int_equal(t->live, s.live_frames_sent);
+        assert_int_equal(t->seq_errors, 0);
+        total += t->live;
+    }
+    fprintf(stderr, "four pods: 4 x 1500 frames in %.2f s of wall time; %llu frames in all\n",
+            wall, (unsigned long long)total);
 }
 
 static void test_unplug_replug_stream(void **state)
@@ -905,6 +959,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_enumerate_identify, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_four_pods, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unplug_replug_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_interrupted, setup, teardown),

@@ -118,6 +118,23 @@ def main():
               ("symmetry present", summary["symmetry"]["contact_si_pct"] is not None),
               ("focus is a list", isinstance(summary.get("focus"), list)),
               ("disclaimer", bool(summary.get("disclaimer")))]
+    # issue 3 stance metrics and spectral symmetry on real walking (measured 2026-11-29: strike
+    # angle median 23.5 / 25.5 deg L / R, 59 of 62 strides rear-foot, phase 174.7 deg,
+    # similarity 0.979, clock offset -2.3 ms)
+    ang = sorted(x["strike_angle_deg"] for x in strides if x["strike_angle_deg"] is not None)
+    rear = sum(1 for x in strides if x["strike"] == "rear")
+    sym = summary["symmetry"]
+    checks += [("strike angle median 15..32 deg", ang and 15.0 <= ang[len(ang) // 2] <= 32.0),
+               ("rear-foot strikes >= 90 %", rear >= 0.9 * len(strides)),
+               ("pronation and braking present",
+                all(x["pronation_deg"] is not None and x["braking_g"] is not None
+                    for x in strides)),
+               ("phase offset 165..195 deg",
+                sym.get("phase_offset_deg") is not None and
+                165.0 <= sym["phase_offset_deg"] <= 195.0),
+               ("spectral similarity >= 0.95", (sym.get("spectral_similarity") or 0) >= 0.95),
+               ("clock offset |x| <= 10 ms", summary.get("clock_offset_s") is not None and
+                abs(summary["clock_offset_s"]) <= 0.010)]
     for name, ok in checks:
         if not ok:
             fails.append(name)

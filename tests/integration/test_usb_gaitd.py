@@ -6,8 +6,10 @@ answers the daemon's usbdevfs ioctls from its own process like umockdev-run).
    gaitd finds, identifies and syncs both, streams, publishes strides of both feet and a summary
    (cadence of the simulator's 170 steps/min), exits 0; every frame the pods sent up to the end
    of the session is in the recording (`gaitctl analyze` finds the strides), no CRC error.
-2. Real time, the left pod unplugged at 4 s and plugged back at 6 s (`--duration 12`): gaitd
-   keeps running, the pod comes back and streams again (left strides after the gap), exit 0.
+2. Real time, the left pod unplugged at 4 s and plugged back at 6 s (`--duration 12 --record`):
+   gaitd keeps running, the pod comes back and streams again (left strides after the gap), exit
+   0; `gaitd --replay` of that recording publishes the very same strides (the replugged pod's
+   frames are on the session's clock and its restart is in the recording).
 Usage: test_usb_gaitd.py UMOCKPOD_RUN
 """
 import glob
@@ -59,6 +61,37 @@ def run(tmp, name, pod_args, gaitd_args, timeout):
     return out, {p["serial"]: p for p in pods}, err
 
 
+def replay_strides(tmp, path):
+    """gaitd --replay PATH --speed 0 with a subscriber: the sorted (foot, t_ic, stride_s)."""
+    pub = "ipc://%s/replay-pub" % tmp
+    ctx = zmq.Context.instance()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.RCVHWM, 100000)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.connect(pub)
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    d = subprocess.Popen([os.path.join(BIN, "gaitd"), "--replay", path, "--speed", "0", "--pub", pub,
+                          "--control", "ipc://%s/replay-ctl" % tmp, "--wait-subscriber", "5"],
+                         stderr=subprocess.PIPE, text=True)
+    out = []
+    t0 = time.time()
+    try:
+        while time.time() - t0 < 60:
+            if sub.poll(100):
+                topic, body = sub.recv_multipart()
+                if topic.decode().endswith("/stride"):
+                    out.append(json.loads(body))
+            elif d.poll() is not None and not sub.poll(500):
+                break
+        rc = d.wait(timeout=20)
+        check(rc == 0, "replay exit %r\n%s" % (rc, d.stderr.read()[-3000:]))
+    finally:
+        if d.poll() is None:
+            d.kill()
+        sub.close()
+    return sorted((s["foot"], round(s["t_ic"], 6), round(s["stride_s"], 6)) for s in out)
+
+
 def strides(msgs, foot=None):
     return [b for t, b in msgs if t.endswith("/stride") and (foot is None or b.get("foot") == foot)]
 
@@ -98,9 +131,11 @@ def main():
               % (len(sl), len(sr), cad, sum(p["live_frames_sent"] for p in pods.values())))
 
         # 2. Real time; the left pod unplugged at 4 s, plugged back at 6 s.
+        rec2 = os.path.join(tmp, "rec2")
+        os.mkdir(rec2)
         msgs, pods, err = run(tmp, "b", ["--pod", "GP-L-0001:L:speed=1", "--pod", "GP-R-0002:R:speed=1",
                                          "--unplug-at", "4", "--replug-at", "6"],
-                              ["--duration", "12"], 120)
+                              ["--duration", "12", "--record", rec2], 120)
         p = pods["GP-L-0001"]
         check(p["plugs"] == 2 and p["start_stream"] == 2, "left pod %r" % p)
         check("unplugged" in err and "back" in err, "daemon log:\n%s" % err[-3000:])
@@ -110,7 +145,13 @@ def main():
         late = [s for s in sl if s["t_ic"] - t_first > 7]
         check(late, "no left stride after the replug: %r" % [s["t_ic"] - t_first for s in sl])
         check(len(strides(msgs, "R")) > len(sl), "right pod kept streaming")
-        print("unplug/replug: %d left strides, %d after the replug" % (len(sl), len(late)))
+        files = glob.glob(os.path.join(rec2, "*.gaitrec"))
+        check(len(files) == 1, "recordings %r" % os.listdir(rec2))
+        replay = replay_strides(tmp, files[0])
+        live = sorted((s["foot"], round(s["t_ic"], 6), round(s["stride_s"], 6)) for s in strides(msgs))
+        check(replay == live, "replay strides differ:\nlive   %r\nreplay %r" % (live, replay))
+        print("unplug/replug: %d left strides, %d after the replug; replay identical (%d strides)"
+              % (len(sl), len(late), len(replay)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
