@@ -26,6 +26,7 @@
 #include "source.h"
 #include "src_replay.h"
 #include "src_sim.h"
+#include "src_usb.h"
 
 #define GAITD_VERSION "0.1.0"
 #define FEED_LINGER_MS 1000
@@ -223,7 +224,7 @@ static int make_sources(daemon_t *d)
         .duration_s = o->duration_s,
         .window_period_s = o->window_period_s,
     };
-    d->srcs = xcalloc((size_t)(o->simulate + o->n_replay) + 1, sizeof *d->srcs);
+    d->srcs = xcalloc((size_t)(o->simulate + o->n_replay + o->usb) + 1, sizeof *d->srcs);
     for (int i = 1; i <= o->simulate; i++) {
         src_sim_cfg_t c;
         memset(&c, 0, sizeof c);
@@ -262,6 +263,18 @@ static int make_sources(daemon_t *d)
     for (int i = 0; i < o->n_replay; i++) {
         if (src_replay_new(&d->srcs[d->n_srcs].src, o->replay[i], &env, err, sizeof err) != 0) {
             log_error(&d->log, "%s", err);
+            return -1;
+        }
+        d->n_srcs++;
+    }
+    if (o->usb) {
+        src_usb_cfg_t c;
+        memset(&c, 0, sizeof c);
+        c.athlete = "usb1";
+        c.loop = d->loop;
+        usb_host_cfg_default(&c.usb);
+        if (src_usb_new(&d->srcs[d->n_srcs].src, &c, &env, err, sizeof err) != 0) {
+            log_error(&d->log, "--usb: %s", err);
             return -1;
         }
         d->n_srcs++;

@@ -53,6 +53,8 @@ void gaitd_opts_usage(FILE *f)
         "                        given several times (one athlete each)\n"
         "  --speed X             replay and simulation speed: 1 = real time (default), 2 = twice\n"
         "                        as fast, 0 = as fast as possible\n"
+        "  --usb                 live USB foot pods (VID 1209 PID 0001, hotplug) as athlete usb1\n"
+        "                        (daemon/USB.md)\n"
         "  --duration S          stop each source after S seconds of data\n"
         "\n"
         "Storage:\n"
@@ -157,6 +159,10 @@ int gaitd_opts_parse(gaitd_opts_t *o, int argc, char **argv, char *err, size_t e
         }
         if (!strcmp(a, "--version")) {
             o->version = 1;
+            continue;
+        }
+        if (!strcmp(a, "--usb")) {
+            o->usb = 1;
             continue;
         }
         if (strncmp(a, "--", 2) != 0) {

@@ -39,6 +39,7 @@ typedef struct gaitd_opts {
     double window_period_s;      /* --window-period S of data between window messages, default 5 */
     double status_period_s;      /* --status-period S of wall time between status, default 2 */
     int sndhwm;                  /* --hwm N, default 10000 messages per subscriber */
+    int usb;                     /* --usb: live USB pods (daemon/src_usb.h) as athlete usb1 */
     int help, version;
 } gaitd_opts_t;
 
