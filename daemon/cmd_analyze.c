@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dsp.h"
+#include "dsp_focus.h"
 #include "feed.h"
 #include "gaitctl.h"
 #include "input.h"
+#include "report.h"
 
 #define JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(16))
 
@@ -26,6 +28,8 @@ static void usage(FILE *f)
     fprintf(f, "usage: gaitctl analyze [--rate HZ] FILE\n"
                "  FILE     gait CSV v1 or a gaitd recording (.gaitrec)\n"
                "  --rate   sampling rate of a CSV file in Hz (default: inferred from time_s)\n"
+               "  --rules F     focus rules file (default: the built-in dsp/focus_rules.ini)\n"
+               "  --baseline F  past sessions' summaries (JSON Lines) for a personal baseline\n"
                "prints one JSON object per stride (time order), then a summary object\n");
 }
 
@@ -88,7 +92,7 @@ static int parse_rate(const char *s, double *out)
 int cmd_analyze(int argc, char **argv)
 {
     double rate = 0.0;
-    const char *path = NULL;
+    const char *path = NULL, *rules_path = NULL, *base_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -100,6 +104,12 @@ int cmd_analyze(int argc, char **argv)
                 fprintf(stderr, "gaitctl analyze: --rate needs a rate in Hz\n");
                 return 2;
             }
+        } else if (!strcmp(a, "--rules") || !strcmp(a, "--baseline")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "gaitctl analyze: %s needs a file\n", a);
+                return 2;
+            }
+            *(!strcmp(a, "--rules") ? &rules_path : &base_path) = argv[++i];
         } else if (!strcmp(a, "--")) {
             if (i + 1 < argc && !path)
                 path = argv[++i];
@@ -125,6 +135,14 @@ int cmd_analyze(int argc, char **argv)
     }
 
     char err[512] = "";
+    focus_rules_t rules;
+    focus_baseline_t base;
+    focus_baseline_init(&base);
+    if (report_load_rules(rules_path, &rules, err, sizeof err) ||
+        (base_path && report_baseline_load(base_path, &base, err, sizeof err) < 0)) {
+        fprintf(stderr, "gaitctl analyze: %s\n", err);
+        return 1;
+    }
     input_t *in = input_open(path, rate, err, sizeof err);
     if (!in) {
         fprintf(stderr, "gaitctl analyze: %s\n", err[0] ? err : path);
@@ -182,8 +200,25 @@ int cmd_analyze(int argc, char **argv)
         out_err = print_json(feed_stride(NULL, &list.v[i]));
     dsp_summary_t sum;
     dsp_pipeline_summary(p, &sum);
-    if (!out_err)
-        out_err = print_json(feed_summary(NULL, &sum));
+    if (!out_err) {
+        /* focus areas (issue 5, dsp/FOCUS.md) from the same strides */
+        focus_acc_t acc;
+        focus_metrics_t fm;
+        focus_result_t *fr = malloc(sizeof *fr);
+        json_t *o = feed_summary(NULL, &sum);
+        focus_acc_init(&acc);
+        for (size_t i = 0; i < list.n; i++)
+            focus_acc_add(&acc, &list.v[i]);
+        focus_metrics_compute(&acc, &sum, rules.min_strides, &fm);
+        if (fr)
+            focus_evaluate(&rules, &fm, base_path ? &base : NULL, fr);
+        if (!fr || (o && report_summary_add_focus(o, fr, &fm))) {
+            json_decref(o);
+            o = NULL;
+        }
+        free(fr);
+        out_err = print_json(o);
+    }
     if (fflush(stdout) != 0)
         out_err = -1;
     if (out_err) {

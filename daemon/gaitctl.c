@@ -12,6 +12,7 @@ static const struct {
     {"convert", cmd_convert, "convert IN OUT                 gait CSV v1 <-> .gaitrec"},
     {"simulate", cmd_simulate, "simulate [OPTIONS] OUT        write a simulated session (+ ground truth)"},
     {"watch", cmd_watch, "watch ENDPOINT [TOPIC-PREFIX]  print feed messages as JSON lines"},
+    {"report", cmd_report, "report FILE -o REPORT.html    post-run HTML report: massage focus areas, plots"},
 };
 
 static void usage(FILE *f)

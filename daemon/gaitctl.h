@@ -7,5 +7,7 @@ int cmd_analyze(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
+/* gaitctl report: cmd_report.c (issue 5) */
+int cmd_report(int argc, char **argv);
 
 #endif

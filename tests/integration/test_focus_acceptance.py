@@ -3,8 +3,9 @@
 deviation -> `gaitctl report --json` (the summary object with its focus list, as `gaitctl
 analyze` prints it) -> the matching area and side rank in the top two with score >= 0.5; a
 symmetric fresh run has no side-specific area above 0.3; every entry has the CONTRACT.md form.
-Also: a rules file with a bad value or an unknown area fails with a message naming the file,
-line and field; a baseline file switches the evidence to the athlete's own baseline.
+`gaitctl analyze` prints the same focus list in its summary line. Also: a rules file with a
+bad value or an unknown area fails (analyze and report) with a message naming the file, line and
+field; a baseline file switches the evidence to the athlete's own baseline.
 
 usage: test_focus_acceptance.py [REPORT_TOOL]  (default: `gaitctl report`)"""
 import json
@@ -92,6 +93,11 @@ def main():
             check(hit and hit[0][0] <= 2 and hit[0][1]["score"] >= 0.5,
                   "%s: expected %s %s in the top two with score >= 0.5, got [%s]"
                   % (name, "/".join(sorted(areas)), side, top))
+            p = subprocess.run([GAITCTL, "analyze", os.path.join(tmp, "s.csv")],
+                               capture_output=True, text=True, timeout=200)
+            summ = json.loads(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else {}
+            check(summ.get("type") == "summary" and summ.get("focus") == focus,
+                  "%s: gaitctl analyze's summary has the same focus list" % name)
             if name.startswith("right push-off"):
                 ev = " ".join(hit[0][1]["evidence"]) if hit else ""
                 check("Right push-off" in ev and "weaker than left" in ev and "population" in ev,
@@ -120,6 +126,10 @@ def main():
                                 "--rules", path], capture_output=True, text=True, timeout=100)
             check(p.returncode == 1, "bad rules: exit status %d" % p.returncode)
             check(want in p.stderr, "bad rules: message %r lacks %r" % (p.stderr.strip(), want))
+            p = subprocess.run([GAITCTL, "analyze", "--rules", path, csv], capture_output=True,
+                               text=True, timeout=100)
+            check(p.returncode == 1 and want in p.stderr,
+                  "analyze --rules: exit %d, message %r" % (p.returncode, p.stderr.strip()))
 
         # the shipped rules file given explicitly gives the same result as the built-in one
         src = os.environ.get("GAITD_SRC", ".")
