@@ -20,8 +20,6 @@
 #include "config.h"
 #include "gaitctl.h"
 
-int cmd_sessions(int argc, char **argv);
-int cmd_history(int argc, char **argv);
 
 #define DEFAULT_DB "/var/lib/gaitd/catalog.db"
 #define JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))

@@ -13,6 +13,8 @@ static const struct {
     {"simulate", cmd_simulate, "simulate [OPTIONS] OUT        write a simulated session (+ ground truth)"},
     {"watch", cmd_watch, "watch ENDPOINT [TOPIC-PREFIX]  print feed messages as JSON lines"},
     {"report", cmd_report, "report FILE -o REPORT.html    post-run HTML report: massage focus areas, plots"},
+    {"sessions", cmd_sessions, "sessions [--db PATH] [ATHLETE]  sessions in the catalog, newest first"},
+    {"history", cmd_history, "history [--db PATH] ATHLETE    trend of cadence and symmetry per session/week"},
 };
 
 static void usage(FILE *f)

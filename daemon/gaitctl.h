@@ -9,5 +9,8 @@ int cmd_simulate(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 /* gaitctl report: cmd_report.c (issue 5) */
 int cmd_report(int argc, char **argv);
+/* gaitctl sessions / history: cmd_sessions.c (session catalog) */
+int cmd_sessions(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 
 #endif

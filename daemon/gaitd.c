@@ -13,9 +13,12 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 #include "alloc.h"
+#include "catalog.h"
+#include "config.h"
 #include "control.h"
 #include "feed.h"
 #include "feed_pub.h"
@@ -30,15 +33,22 @@
 
 #define GAITD_VERSION "0.1.0"
 #define FEED_LINGER_MS 1000
+#define CATALOG_PROGRESS_US (10 * 1000000LL)  /* catalog update of a running session */
 
 typedef struct daemon_src {
     source_t src;
     int timer;                   /* loop timer id, 0 when not running */
     int done;
+    int64_t cat_id;              /* its session in the catalog, 0 = not yet inserted */
+    int cat_done;                /* ended in the catalog (or failed: not retried) */
+    int64_t cat_next_us;         /* next progress update (monotonic) */
+    int64_t cat_start_us;        /* its start (Unix us): the header's, else when it appeared */
 } daemon_src_t;
 
 typedef struct daemon {
     gaitd_opts_t opts;
+    const config_t *cfg;         /* --config FILE, NULL if none */
+    catalog_t *cat;              /* --db PATH, NULL if none */
     log_t log;
     loop_t *loop;
     void *zctx;
@@ -86,6 +96,78 @@ static int64_t source_timer(loop_t *l, void *ud)
     return LOOP_TIMER_END;
 }
 
+/* Catalog time of a session's data time t (s): its start plus the data seen so far. */
+static int64_t session_time_us(const session_t *s, int64_t start, double t)
+{
+    double t0 = session_data_start(s);
+    if (isfinite(t) && isfinite(t0) && t >= t0)
+        start += (int64_t)((t - t0) * 1e6);
+    return start;
+}
+
+/* The catalog follows each source's session: inserted when it appears, updated every 10 s,
+ * ended with its summary once finished. A catalog error is logged and the session goes on
+ * without the catalog (the feeds and the recording matter more). */
+static void catalog_follow(daemon_t *d, daemon_src_t *ds, int64_t now)
+{
+    session_t *s;
+    if (!d->cat || ds->cat_done || !(s = ds->src.ops->session(ds->src.impl)))
+        return;
+    const rec_header_t *h = session_header(s);
+    if (!ds->cat_id) {
+        ds->cat_start_us = h->start_unix_us;
+        if (ds->cat_start_us <= 0) {             /* CSV files have no start time */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ds->cat_start_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        }
+        const char *source = strcmp(ds->src.ops->kind, "replay") == 0 ? "replay"
+                             : h->source[0]                           ? h->source
+                                                                      : ds->src.ops->kind;
+        if (catalog_session_begin(d->cat, h->athlete, source, ds->cat_start_us,
+                                  session_recording(s), &ds->cat_id) != 0) {
+            log_error(&d->log, "%s", catalog_errmsg(d->cat));
+            ds->cat_done = 1;
+            return;
+        }
+        for (unsigned i = 0; i < h->n_pods; i++)
+            if (catalog_pod_seen(d->cat, h->pods[i].serial, ds->cat_start_us) != 0)
+                log_warn(&d->log, "%s", catalog_errmsg(d->cat));
+        ds->cat_next_us = now + CATALOG_PROGRESS_US;
+        log_debug(&d->log, "catalog: session %lld of %s begun", (long long)ds->cat_id, h->athlete);
+    }
+    int finished = session_finished(s);
+    if (!finished && now < ds->cat_next_us)
+        return;
+    dsp_summary_t sum;
+    session_summary(s, &sum);
+    catalog_summary_t cs;
+    catalog_summary_from_dsp(&sum, &cs);
+    json_t *msg = feed_summary(h->athlete, &sum);
+    if (msg && session_recording(s))
+        json_object_set_new(msg, "recording", json_string(session_recording(s)));
+    json_t *focus = msg ? json_object_get(msg, "focus") : NULL;
+    char *sj = msg ? json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    char *fj = focus ? json_dumps(focus, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10))
+                     : NULL;
+    cs.summary_json = sj;
+    cs.focus_json = fj;
+    int64_t t = session_time_us(s, ds->cat_start_us, session_data_time(s));
+    int rc = finished ? catalog_session_end(d->cat, ds->cat_id, t, CATALOG_COMPLETE, &cs)
+                      : catalog_session_progress(d->cat, ds->cat_id, t, &cs);
+    if (rc != 0)
+        log_error(&d->log, "%s", catalog_errmsg(d->cat));
+    else if (finished)
+        log_info(&d->log, "catalog: session %lld of %s complete", (long long)ds->cat_id,
+                 h->athlete);
+    free(sj);
+    free(fj);
+    json_decref(msg);
+    if (finished || rc != 0)
+        ds->cat_done = 1;
+    ds->cat_next_us = now + CATALOG_PROGRESS_US;
+}
+
 /* One status message per athlete, with the daemon-wide counters. */
 static int64_t status_timer(loop_t *l, void *ud)
 {
@@ -112,6 +194,7 @@ static int64_t housekeeping_timer(loop_t *l, void *ud)
         session_t *s = d->srcs[i].src.ops->session(d->srcs[i].src.impl);
         if (s)
             session_tick(s, now);
+        catalog_follow(d, &d->srcs[i], now);
     }
     if (d->started && d->n_srcs > 0 && all_done(d)) {
         stop_all(d, "every source has ended");
@@ -206,6 +289,7 @@ static void stop_all(daemon_t *d, const char *why)
         }
         ds->src.ops->stop(ds->src.impl);
         ds->done = 1;
+        catalog_follow(d, ds, loop_now_us());
     }
     /* A last status per athlete so watchers see the final counters. */
     status_timer(d->loop, d);
@@ -282,6 +366,20 @@ static int make_sources(daemon_t *d)
     return 0;
 }
 
+/* The value of --config in argv, or NULL (looked for before parsing: the file comes first, the
+ * flags override it). */
+static const char *find_config(int argc, char **argv)
+{
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            path = argv[++i];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
+    }
+    return path;
+}
+
 /* Blocks SIGINT/SIGTERM in this thread (and in ZeroMQ's threads, created later) and returns a
  * signalfd delivering them, or -1. SIGPIPE is ignored. The dispositions are reset to default
  * first: a shell starts background jobs with SIGINT ignored, and an ignored signal never reaches
@@ -305,6 +403,7 @@ static void daemon_free(daemon_t *d)
     for (int i = 0; i < d->n_srcs; i++)
         d->srcs[i].src.ops->free(d->srcs[i].src.impl);
     xfree(d->srcs);
+    catalog_close(&d->cat);
     control_free(&d->control);
     feed_pub_free(&d->pub, FEED_LINGER_MS);
     if (d->zctx)
@@ -321,6 +420,17 @@ int main(int argc, char **argv)
     d.sigfd = -1;
     char err[512];
     gaitd_opts_default(&d.opts);
+    const char *config = find_config(argc, argv);
+    if (config) {
+        static config_t cfg;     /* large, and lives as long as the process (opts borrows it) */
+        config_default(&cfg);
+        if (config_load(&cfg, config, err, sizeof err) != 0) {
+            fprintf(stderr, "gaitd: %s\n", err);
+            return 2;
+        }
+        config_apply(&cfg, &d.opts);
+        d.cfg = &cfg;
+    }
     if (gaitd_opts_parse(&d.opts, argc, argv, err, sizeof err) != 0) {
         fprintf(stderr, "gaitd: %s\n", err);
         return 2;
@@ -334,15 +444,14 @@ int main(int argc, char **argv)
         return 0;
     }
     log_init(&d.log, d.opts.log_level, stderr);
-    if (d.opts.db)
-        log_warn(&d.log, "--db %s: the session catalog is not yet supported; ignored", d.opts.db);
-    if (d.opts.config)
-        log_warn(&d.log, "--config %s: configuration files are not yet supported; ignored",
-                 d.opts.config);
+    if (d.cfg)
+        log_info(&d.log, "configuration %s loaded", d.cfg->path);
     if (d.opts.record_dir) {
         struct stat st;
         if (stat(d.opts.record_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "gaitd: --record %s: not a directory\n", d.opts.record_dir);
+            fprintf(stderr, "gaitd: %s %s: not a directory\n",
+                    d.cfg && d.opts.record_dir == d.cfg->data_dir ? "[daemon] data_dir" : "--record",
+                    d.opts.record_dir);
             return 2;
         }
     }
@@ -355,6 +464,26 @@ int main(int argc, char **argv)
     }
     d.start_us = loop_now_us();
     d.loop = loop_new();
+    if (d.opts.db) {
+        d.cat = catalog_open(d.opts.db, err, sizeof err);
+        if (!d.cat) {
+            log_error(&d.log, "%s", err);
+            goto out;
+        }
+        /* sessions a killed gaitd left running: interrupted, not lost */
+        int n = catalog_mark_interrupted(d.cat);
+        if (n < 0)
+            log_error(&d.log, "%s", catalog_errmsg(d.cat));
+        else if (n > 0)
+            log_warn(&d.log, "catalog %s: %d session(s) left running by a previous gaitd marked "
+                     "interrupted", d.opts.db, n);
+        for (int i = 0; d.cfg && i < d.cfg->n_pods; i++) {
+            const config_pod_t *p = &d.cfg->pods[i];
+            if (catalog_pair_pod(d.cat, p->serial, p->foot, p->athlete) != 0)
+                log_error(&d.log, "%s:%d: %s", d.cfg->path, p->line, catalog_errmsg(d.cat));
+        }
+        log_info(&d.log, "session catalog %s", d.opts.db);
+    }
     d.zctx = zmq_ctx_new();
     if (!d.zctx) {
         log_error(&d.log, "zmq_ctx_new: %s", zmq_strerror(zmq_errno()));

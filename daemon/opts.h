@@ -31,8 +31,8 @@ typedef struct gaitd_opts {
     double speed;                /* --speed, default 1 (real time), 0 = as fast as possible */
     const char *record_dir;      /* --record DIR */
     double duration_s;           /* --duration S of data, 0 = unlimited */
-    const char *db;              /* --db PATH (not yet supported) */
-    const char *config;          /* --config FILE (not yet supported) */
+    const char *db;              /* --db PATH, session catalog */
+    const char *config;          /* --config FILE (daemon/config.h) */
     int log_level;               /* --log-level, default info */
     double wait_subscriber_s;    /* --wait-subscriber S: start sources once a subscriber is
                                     connected, or after S seconds; 0 = start at once */

@@ -99,6 +99,21 @@ double session_data_start(const session_t *s)
     return s->t_first;
 }
 
+const rec_header_t *session_header(const session_t *s)
+{
+    return &s->hdr;
+}
+
+const char *session_recording(const session_t *s)
+{
+    return s->rec_path[0] ? s->rec_path : NULL;
+}
+
+void session_summary(const session_t *s, dsp_summary_t *out)
+{
+    dsp_pipeline_summary(s->pipe, out);
+}
+
 int session_finished(const session_t *s)
 {
     return s->finished;

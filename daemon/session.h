@@ -69,6 +69,13 @@ double session_data_time(const session_t *s);
 /* Time of the first sample pushed, NAN before it. */
 double session_data_start(const session_t *s);
 
+/* The header the session was created with (athlete, source, start time, pods). */
+const rec_header_t *session_header(const session_t *s);
+/* Path of the session's recording (kept after it is closed), NULL when not recording. */
+const char *session_recording(const session_t *s);
+/* Whole-session statistics so far; after session_finish, the final ones (as in `summary`). */
+void session_summary(const session_t *s, dsp_summary_t *out);
+
 /* New status object {"type":"status","v":1,"athlete":...,...} describing the session's counters.
  * Caller owns it. */
 json_t *session_status(const session_t *s);
