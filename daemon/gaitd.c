@@ -143,8 +143,10 @@ static void catalog_follow(daemon_t *d, daemon_src_t *ds, int64_t now)
     session_summary(s, &sum);
     catalog_summary_t cs;
     catalog_summary_from_dsp(&sum, &cs);
-    json_t *msg = feed_summary(h->athlete, &sum);
-    if (msg && session_recording(s))
+    /* once finished, the summary as published (with its focus areas); else a progress one */
+    const json_t *fin = session_final_summary(s);
+    json_t *msg = fin ? json_deep_copy(fin) : feed_summary(h->athlete, &sum);
+    if (msg && !fin && session_recording(s))
         json_object_set_new(msg, "recording", json_string(session_recording(s)));
     json_t *focus = msg ? json_object_get(msg, "focus") : NULL;
     char *sj = msg ? json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;

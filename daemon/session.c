@@ -10,12 +10,15 @@
 #include "pod.h"
 #include "proto.h"
 #include "recorder.h"
+#include "report.h"
 
 struct session {
     rec_header_t hdr;
     int foot_of_pod[REC_MAX_PODS];   /* DSP_LEFT / DSP_RIGHT */
     pod_stream_t *streams;           /* one per pod */
     dsp_pipeline_t *pipe;
+    report_live_t *focus;            /* massage focus areas, NULL if the rules failed to load */
+    json_t *final_summary;           /* the published summary (with focus), once finished */
     recorder_t *rec;
     char rec_path[4096];             /* kept after the recording is closed */
     uint64_t rec_bytes;
@@ -62,9 +65,20 @@ session_t *session_new(const session_cfg_t *cfg, feed_pub_t *pub, const log_t *l
         xfree(s);
         return NULL;
     }
+    {
+        /* the shipped focus rules (dsp/focus_rules.ini, built in); a failure only disables focus */
+        focus_rules_t *fr = xmalloc(sizeof *fr);
+        char ferr[256];
+        if (report_load_rules(NULL, fr, ferr, sizeof ferr) == 0)
+            s->focus = report_live_new(fr, NULL);
+        else
+            log_warn(lg, "%s: focus rules: %s", h->athlete, ferr);
+        xfree(fr);
+    }
     if (cfg->record_dir) {
         s->rec = recorder_open(cfg->record_dir, h, lg, err, errcap);
         if (!s->rec) {
+            report_live_free(&s->focus);
             dsp_pipeline_free(&s->pipe);
             xfree(s);
             return NULL;
@@ -114,6 +128,11 @@ void session_summary(const session_t *s, dsp_summary_t *out)
     dsp_pipeline_summary(s->pipe, out);
 }
 
+const json_t *session_final_summary(const session_t *s)
+{
+    return s->final_summary;
+}
+
 int session_finished(const session_t *s)
 {
     return s->finished;
@@ -128,6 +147,8 @@ static void drain_strides(session_t *s)
             s->strides[st.foot]++;
         if (!(st.t_next_ic <= s->last_stride_end))
             s->last_stride_end = st.t_next_ic;
+        if (s->focus)
+            report_live_stride(s->focus, &st);
         feed_pub_send(s->pub, s->hdr.athlete, "stride", feed_stride(s->hdr.athlete, &st));
     }
 }
@@ -140,6 +161,9 @@ static void maybe_window(session_t *s)
     dsp_window_t w;
     dsp_pipeline_window(s->pipe, &w);
     feed_pub_send(s->pub, s->hdr.athlete, "window", feed_window(s->hdr.athlete, &w));
+    json_t *fm = s->focus ? report_live_window(s->focus, s->hdr.athlete, s->t_last) : NULL;
+    if (fm)
+        feed_pub_send(s->pub, s->hdr.athlete, "focus", fm);
     s->windows++;
     while (s->next_window_t <= s->t_last)
         s->next_window_t += s->window_period_s;
@@ -236,6 +260,15 @@ void session_finish(session_t *s)
     json_t *msg = feed_summary(s->hdr.athlete, &sum);
     if (msg && s->rec_path[0])
         json_object_set_new(msg, "recording", json_string(s->rec_path));
+    if (s->focus) {
+        json_t *fm = report_live_final(s->focus, s->hdr.athlete, s->t_last, &sum);
+        if (fm)
+            feed_pub_send(s->pub, s->hdr.athlete, "focus", fm);
+        if (msg)
+            report_summary_add_focus(msg, report_live_result(s->focus),
+                                     report_live_metrics(s->focus));
+    }
+    s->final_summary = msg ? json_incref(msg) : NULL;
     feed_pub_send(s->pub, s->hdr.athlete, "summary", msg);
     if (s->rec) {
         recorder_flush(s->rec);
@@ -313,6 +346,8 @@ void session_free(session_t **sp)
         return;
     session_t *s = *sp;
     session_finish(s);
+    json_decref(s->final_summary);
+    report_live_free(&s->focus);
     dsp_pipeline_free(&s->pipe);
     xfree(s->streams);
     xfree(s);

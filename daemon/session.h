@@ -73,6 +73,9 @@ double session_data_start(const session_t *s);
 const rec_header_t *session_header(const session_t *s);
 /* Path of the session's recording (kept after it is closed), NULL when not recording. */
 const char *session_recording(const session_t *s);
+/* The summary object published at the end (with "focus"), borrowed; NULL before the session
+ * has finished. */
+const json_t *session_final_summary(const session_t *s);
 /* Whole-session statistics so far; after session_finish, the final ones (as in `summary`). */
 void session_summary(const session_t *s, dsp_summary_t *out);
 

@@ -122,12 +122,22 @@ def main():
         check(len(summ) == 1, "%s: %d summaries" % (a, len(summ)))
         check(abs(summ[0]["duration_s"] - DURATION) < 0.5, "duration %r" % summ[0]["duration_s"])
         check(summ[0]["cadence_spm"] > 150, "cadence %r" % summ[0]["cadence_spm"])
+        # massage focus: the final list on the feed, and the same list in the summary
+        fin = [m for m in by.get("gait/%s/focus" % a, []) if m.get("final")]
+        check(len(fin) == 1, "%s: %d final focus messages" % (a, len(fin)))
+        check("not medical diagnoses" in fin[0]["disclaimer"], "focus disclaimer")
+        check(summ[0]["focus"] == fin[0]["focus"], "%s: summary focus differs" % a)
+        for f in fin[0]["focus"]:
+            check(f["side"] in ("L", "R", "both") and 0 <= f["score"] <= 1 and f["evidence"],
+                  "focus entry %r" % f)
 
     si1 = by["gait/sim1/summary"][0]["symmetry"]["contact_si_pct"]
     si2 = by["gait/sim2/summary"][0]["symmetry"]["contact_si_pct"]
     print("contact SI: sim1 %.2f %%, sim2 %.2f %%" % (si1, si2))
     check(abs(si1) < 3.0, "sim1 should be symmetric, contact SI %.2f" % si1)
     check(si2 > 4.0, "sim2 left contact +8%% should show, contact SI %.2f" % si2)
+    side1 = [f for f in by["gait/sim1/summary"][0]["focus"] if f["side"] != "both"]
+    check(all(f["score"] <= 0.3 for f in side1), "sim1 symmetric: side-specific focus %r" % side1)
     print("ok: %d messages" % len(msgs))
 
 
