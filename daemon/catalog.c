@@ -568,21 +568,26 @@ static int store_metrics(catalog_t *c, int64_t id, const catalog_summary_t *sum)
     return rc;
 }
 
-int catalog_session_progress(catalog_t *c, int64_t id, int64_t now_unix_us,
-                             const catalog_summary_t *sum)
+/* One transaction: runs statement `which` on session id (binding id, then state when not NULL,
+ * then the UTC time of t_unix_us), requires that it changed exactly that session, then stores sum
+ * when given. Rolls back on any error. */
+static int session_update(catalog_t *c, int which, int64_t id, const char *state,
+                          int64_t t_unix_us, const catalog_summary_t *sum, const char *what)
 {
     char t[32];
-    int rc;
+    int rc, col = 1;
     if ((rc = begin(c)))
         return rc;
-    sqlite3_stmt *s = stmt(c, ST_SESSION_PROGRESS);
+    sqlite3_stmt *s = stmt(c, which);
     if (!s) {
         rc = CATALOG_ERR_SQL;
         goto err;
     }
-    sqlite3_bind_int64(s, 1, id);
-    bind_text(s, 2, catalog_utc(now_unix_us, t, sizeof t));
-    if ((rc = step_done(c, s, "session progress")))
+    sqlite3_bind_int64(s, col++, id);
+    if (state)
+        bind_text(s, col++, state);
+    bind_text(s, col, catalog_utc(t_unix_us, t, sizeof t));
+    if ((rc = step_done(c, s, what)))
         goto err;
     if (sqlite3_changes(c->db) != 1) {
         rc = fail(c, CATALOG_ERR_NOT_FOUND, "no session %lld", (long long)id);
@@ -598,6 +603,12 @@ err:
     return rc;
 }
 
+int catalog_session_progress(catalog_t *c, int64_t id, int64_t now_unix_us,
+                             const catalog_summary_t *sum)
+{
+    return session_update(c, ST_SESSION_PROGRESS, id, NULL, now_unix_us, sum, "session progress");
+}
+
 int catalog_session_end(catalog_t *c, int64_t id, int64_t end_unix_us, const char *state,
                         const catalog_summary_t *sum)
 {
@@ -605,32 +616,7 @@ int catalog_session_end(catalog_t *c, int64_t id, int64_t end_unix_us, const cha
                    strcmp(state, CATALOG_SYNCED)))
         return fail(c, CATALOG_ERR_ARG, "session %lld: end state '%s' (expected complete, "
                     "interrupted or synced)", (long long)id, state ? state : "(null)");
-    char t[32];
-    int rc;
-    if ((rc = begin(c)))
-        return rc;
-    sqlite3_stmt *s = stmt(c, ST_SESSION_END);
-    if (!s) {
-        rc = CATALOG_ERR_SQL;
-        goto err;
-    }
-    sqlite3_bind_int64(s, 1, id);
-    bind_text(s, 2, state);
-    bind_text(s, 3, catalog_utc(end_unix_us, t, sizeof t));
-    if ((rc = step_done(c, s, "end session")))
-        goto err;
-    if (sqlite3_changes(c->db) != 1) {
-        rc = fail(c, CATALOG_ERR_NOT_FOUND, "no session %lld", (long long)id);
-        goto err;
-    }
-    if (sum && (rc = store_metrics(c, id, sum)))
-        goto err;
-    if ((rc = commit(c)))
-        goto err;
-    return CATALOG_OK;
-err:
-    rollback(c);
-    return rc;
+    return session_update(c, ST_SESSION_END, id, state, end_unix_us, sum, "end session");
 }
 
 int catalog_mark_interrupted(catalog_t *c)
