@@ -30,3 +30,14 @@ def request(ctx, endpoint, payload, timeout_ms=3000):
         return json.loads(s.recv())
     finally:
         s.close()
+
+
+def subscriber(ctx, endpoint, prefix=b""):
+    """A SUB socket connected to a gaitd feed endpoint, subscribed to prefix, with a receive
+    high-water mark large enough that a test reading in bursts loses nothing."""
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.RCVHWM, 100000)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.connect(endpoint)
+    sub.setsockopt(zmq.SUBSCRIBE, prefix)
+    return sub

@@ -13,7 +13,7 @@ import time
 
 import zmq
 
-from gaitdtest import BIN, check, request
+from gaitdtest import BIN, check, request, subscriber
 DURATION = 20
 
 
@@ -24,10 +24,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="gaitd-feeds-")
     pub, ctl = "ipc://%s/pub" % tmp, "ipc://%s/ctl" % tmp
     ctx = zmq.Context()
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.RCVHWM, 100000)
-    sub.connect(pub)
-    sub.setsockopt(zmq.SUBSCRIBE, b"gait/")
+    sub = subscriber(ctx, pub, b"gait/")
     watch = subprocess.Popen([os.path.join(BIN, "gaitctl"), "watch", "--count", "5",
                               "--timeout", "30", pub, "gait/sim2/"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

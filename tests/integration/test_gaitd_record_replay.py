@@ -16,7 +16,7 @@ import time
 
 import zmq
 
-from gaitdtest import BIN, check
+from gaitdtest import BIN, check, subscriber
 DURATION = 12
 
 
@@ -25,11 +25,7 @@ DURATION = 12
 def run(args, pub, timeout):
     """Runs gaitd with a subscriber connected first; returns the raw (topic, body) list."""
     ctx = zmq.Context.instance()
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.RCVHWM, 100000)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.connect(pub)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub = subscriber(ctx, pub)
     d = subprocess.Popen([os.path.join(BIN, "gaitd"), "--pub", pub, "--wait-subscriber", "5"]
                          + args, stderr=subprocess.PIPE, text=True)
     out = []

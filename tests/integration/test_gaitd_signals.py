@@ -15,7 +15,7 @@ import time
 
 import zmq
 
-from gaitdtest import BIN, check
+from gaitdtest import BIN, check, subscriber
 
 
 
@@ -28,10 +28,7 @@ def ignore_sigint():
 def stop_run(tmp, tag, sig, extra, min_strides=4, preexec=None):
     pub = "ipc://%s/%s-pub" % (tmp, tag)
     ctx = zmq.Context.instance()
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.connect(pub)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub = subscriber(ctx, pub)
     d = subprocess.Popen([os.path.join(BIN, "gaitd"), "--pub", pub, "--control",
                           "ipc://%s/%s-ctl" % (tmp, tag), "--wait-subscriber", "5"] + extra,
                          stderr=subprocess.PIPE, text=True, preexec_fn=preexec)

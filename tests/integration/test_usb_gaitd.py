@@ -23,18 +23,14 @@ import time
 
 import zmq
 
-from gaitdtest import BIN, check
+from gaitdtest import BIN, check, subscriber
 
 
 def run(tmp, name, pod_args, gaitd_args, timeout):
     """Runs umockpod_run ... -- gaitd --usb with a subscriber; returns (messages, stats, stderr)."""
     pub = "ipc://%s/%s-pub" % (tmp, name)
     ctx = zmq.Context.instance()
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.RCVHWM, 100000)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.connect(pub)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub = subscriber(ctx, pub)
     stats = os.path.join(tmp, name + "-stats.jsonl")
     cmd = ([sys.argv[1]] + pod_args + ["--stats", stats, "--",
            os.path.join(BIN, "gaitd"), "--usb", "--pub", pub,
@@ -65,11 +61,7 @@ def replay_strides(tmp, path):
     """gaitd --replay PATH --speed 0 with a subscriber: the sorted (foot, t_ic, stride_s)."""
     pub = "ipc://%s/replay-pub" % tmp
     ctx = zmq.Context.instance()
-    sub = ctx.socket(zmq.SUB)
-    sub.setsockopt(zmq.RCVHWM, 100000)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.connect(pub)
-    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub = subscriber(ctx, pub)
     d = subprocess.Popen([os.path.join(BIN, "gaitd"), "--replay", path, "--speed", "0", "--pub", pub,
                           "--control", "ipc://%s/replay-ctl" % tmp, "--wait-subscriber", "5"],
                          stderr=subprocess.PIPE, text=True)
