@@ -92,7 +92,8 @@ typedef struct shape {
     double ring_gyr;                   /* gyro ringing at impact, deg/s per m/s of landing speed */
     double yaw_deg;                    /* swing yaw excursion */
     double pron_f;                     /* peak pronation as a fraction of contact */
-    double sd_ic, sd_to;               /* std of touch-down / lift-off vs the kinematic key (s) */
+    double sd_ic;                      /* std of touch-down vs the kinematic key (s) */
+    double po_sd; /* relative std of the push-off peak's lead d_pk on lift-off, per stride */
 } shape_t;
 
 static const shape_t SHAPE_WALK = {
@@ -130,7 +131,7 @@ static const shape_t SHAPE_WALK = {
     .yaw_deg = 8.0,
     .pron_f = 0.10,
     .sd_ic = 0.005,
-    .sd_to = 0.004,
+    .po_sd = 0.25,
 };
 
 static const shape_t SHAPE_RUN = {
@@ -168,7 +169,7 @@ static const shape_t SHAPE_RUN = {
     .yaw_deg = 10.0,
     .pron_f = 0.25,
     .sd_ic = 0.0025,
-    .sd_to = 0.004,
+    .po_sd = 0.25,
 };
 
 typedef struct stride {
@@ -189,8 +190,8 @@ typedef struct stride {
     double roll_d; /* toe pivot forward roll during heel rise (m) */
     rkey_t y[4];   /* yaw keys, rad, left-foot sign: toe out in push-off, back in swing */
     int ny, yi;
-    /* truth: touch-down and lift-off relative to the kinematic keys (s) */
-    double d_ic, d_to, d_next, t_next;
+    /* truth: touch-down relative to the kinematic key (s); lift-off is the key tc itself */
+    double d_ic, d_next, t_next;
 } stride_t;
 
 /* Impact at touch-down: a pulse that removes the heel's landing velocity, with ringing. */
@@ -209,6 +210,7 @@ typedef struct foot {
     int qh, qn;
     /* what the current stride chose for the next IC */
     double th_ic_in, a_ic_in, d_ic_in;
+    double po_in;    /* standard normal drawn by the last stride for this one's push-off timing */
     impact_t imp[2]; /* the last and the next touch-down */
     double mirror;   /* +1 left, -1 right: roll and yaw signs in the shared frame */
 } foot_t;
@@ -688,7 +690,13 @@ static void build_stride(sim_t *s, int fi, const ev_t *e, double next_t)
     double th_max = sh.th_max * SIM_DEG * s->c.pushoff_scale[fi] * jitter(s, amp);
     double th_next = sh.th_ic * SIM_DEG * jitter(s, amp);
     double a_next = sh.a_ic * SIM_DEG;
-    double t5 = tc - sh.d_pk, t6 = tc + sh.d_z;
+    /* where lift-off falls on the push-off transition varies per stride: the peak comes
+     * d_pk (1 + x) before lift-off, x = po_sd N clamped to +-0.5, and the transition keeps its
+     * length (the key after lift-off moves by the same time) */
+    double x = sh.po_sd * f->po_in;
+    x = x < -0.5 ? -0.5 : x > 0.5 ? 0.5 : x;
+    double d_pk = sh.d_pk * (1.0 + x), d_z = sh.d_z - sh.d_pk * x;
+    double t5 = tc - d_pk, t6 = tc + d_z;
     double sw = T - t6;
 
     hkey_t *k = st->k;
@@ -704,7 +712,7 @@ static void build_stride(sim_t *s, int fi, const ev_t *e, double next_t)
     k[n++] = (hkey_t){st->t_hr + sh.po_f * (t5 - st->t_hr), sh.po_v, 0, 0};
     k[n++] = (hkey_t){t5, 1, 0, 0};
     int i6 = n;
-    k[n++] = (hkey_t){t6, sh.z6, -sh.steep * (1.0 - sh.z6) / (sh.d_pk + sh.d_z), 0};
+    k[n++] = (hkey_t){t6, sh.z6, -sh.steep * (1.0 - sh.z6) / (d_pk + d_z), 0};
     cr_slope(k, i3 + 1);
     keys_solve(k, i3, i6, i3 + 1, i6, th_max);
     k[n++] = (hkey_t){t6 + sh.sw_fa * sw, -sh.sw_ka, 0, 0};
@@ -789,9 +797,11 @@ static void build_stride(sim_t *s, int fi, const ev_t *e, double next_t)
 
     f->th_ic_in = -k[n - 1].th; /* = th_next unless the solve was clamped: pitch stays continuous */
     f->a_ic_in = a_next;
-    /* truth: lift-off and the next touch-down scatter around the kinematic keys (unmodelled
-     * shoe and tissue compliance), so signal features and events are not locked together */
-    st->d_to = sh.sd_to * gauss3(s);
+    /* truth: lift-off is the kinematic one (tc: the ball pivot ends, the swing path begins);
+     * the next stride's push-off timing around it varies (po_in), and the next touch-down
+     * scatters around the kinematic key (unmodelled heel pad and shoe compliance; the impact
+     * follows it), so signal features and events are not locked together */
+    f->po_in = gauss3(s);
     st->d_next = sh.sd_ic * gauss3(s);
     st->t_next = next_t;
     f->d_ic_in = st->d_next;
@@ -1024,7 +1034,7 @@ static void push_truth(sim_t *s, int fi, const stride_t *st)
     tr->foot = fi;
     tr->activity = st->activity;
     tr->t_ic = st->t0 + st->d_ic;
-    tr->t_to = st->t0 + st->tc + st->d_to;
+    tr->t_to = st->t0 + st->tc;
     tr->t_next_ic = st->t_next + st->d_next;
     s->tqn++;
 }

@@ -11,7 +11,12 @@ time i / 204.8 s. Its frame and units are already gaitd's (x toe, y left, z up, 
 OUT.csv: gait CSV v1 (../shared/CONTRACT.md), rows in time order, L before R.
 TRUTH.csv: the motion-capture reference in the truth format of `gaitctl simulate --truth`:
     foot,activity,t_ic,t_to,t_next_ic
-with t_ic = pre_ic / 204.8, t_to = tc / 204.8, t_next_ic = ic / 204.8, activity walk.
+activity walk. The reference events were found on the 100 Hz motion-capture frames and stored as
+round(frame * 2.048) (gaitmap's example_data/extract_example_data.py); every index in the file is one
+of those values, so the frame is recovered exactly, frame = round(index / 2.048), and the event time
+is frame / 100 s (t_ic from pre_ic, t_to from tc, t_next_ic from ic). This removes the second
+rounding to the 204.8 Hz grid (up to +-2.4 ms); the frame quantisation itself (+-5 ms) remains.
+An index that is not such a value is an input error.
 Standard library only. Exit 0 ok, 1 unreadable or malformed input, 2 bad usage.
 """
 import csv
@@ -19,6 +24,7 @@ import os
 import sys
 
 FS = 204.8
+FS_MOCAP = 100.0
 AXES = ["acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z"]
 SENSORS = (("L", "left_sensor"), ("R", "right_sensor"))
 
@@ -62,6 +68,14 @@ def convert_imu(src, dst):
     return n
 
 
+def mocap_time(index):
+    """Time (s) of a reference event stored as round(frame * 204.8 / 100): frame / 100."""
+    frame = round(index * FS_MOCAP / FS)
+    if round(frame * FS / FS_MOCAP) != index:
+        raise ValueError("event index %g is not on the 100 Hz motion-capture grid" % index)
+    return frame / FS_MOCAP
+
+
 def convert_events(src, dst):
     """Writes the truth CSV from gaitmap's stride_events_sample.csv. Returns the stride count."""
     out = []
@@ -72,11 +86,15 @@ def convert_events(src, dst):
                 pre_ic, tc, ic = float(r["pre_ic"]), float(r["tc"]), float(r["ic"])
             except (KeyError, ValueError, TypeError):
                 raise InputError("%s:%d: malformed stride event row" % (src, lineno))
-            out.append((pre_ic / FS, foot, tc / FS, ic / FS))
+            try:
+                t = [mocap_time(v) for v in (pre_ic, tc, ic)]
+            except ValueError as e:
+                raise InputError("%s:%d: %s" % (src, lineno, e))
+            out.append((t[0], foot, t[1], t[2]))
     out.sort()
     with open(dst, "w") as o:
-        o.write("# gaitmap example_data reference (motion capture), 204.8 Hz; "
-                "t_ic = pre_ic/204.8, t_to = tc/204.8, t_next_ic = ic/204.8\n")
+        o.write("# gaitmap example_data reference (motion capture, 100 Hz frames); "
+                "t = round(index/2.048)/100 for pre_ic, tc, ic\n")
         o.write("foot,activity,t_ic,t_to,t_next_ic\n")
         for t_ic, foot, t_to, t_next in out:
             o.write("%s,walk,%.6f,%.6f,%.6f\n" % (foot, t_ic, t_to, t_next))

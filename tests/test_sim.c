@@ -1,5 +1,6 @@
 /* test_sim.c - the pod simulator (daemon/sim.h): determinism, timing against the configuration,
- * per-foot asymmetries, standing still, sample count, ground-truth contiguity, plan parsing. */
+ * per-foot asymmetries, standing still, sample count, ground-truth contiguity, toe-off truth on the
+ * push-off transition, plan parsing. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -390,6 +391,50 @@ static void test_truth_contiguous(void **state)
     run_free(&r);
 }
 
+/* Toe-off truth is the model's kinematic lift-off (SIMULATOR.md "Ground truth"): it lies on the
+ * pitch rate's push-off transition, after the push-off peak (lead d_pk (1 + x), at most 1.5 x
+ * 10 ms) and where the rate is still above half the peak, and the lead varies from stride to
+ * stride (the signal feature is not locked to the event). Noise-free gyro, walking and running. */
+static void test_toe_off_truth_on_pushoff(void **state)
+{
+    (void)state;
+    sim_config_t c = cfg_plan("walk:40,run:40", 5);
+    c.gyr_noise = 0.0;
+    c.acc_noise = 0.0;
+    run_t *r = run_sim(&c);
+    double rate = c.rate_hz;
+    int n[2] = {0, 0};
+    double sum[2] = {0, 0}, sum2[2] = {0, 0};
+    for (size_t i = 0; i < r->ntr; i++) {
+        const sim_truth_t *t = &r->tr[i];
+        long k0 = lround((t->t_to - 0.040) * rate), k1 = (long)floor(t->t_to * rate);
+        if (k0 < 0 || k1 + 1 >= (long)r->n)
+            continue;
+        long kp = k0;
+        for (long k = k0; k <= k1; k++)
+            if (r->s[t->foot][k].gyr[1] > r->s[t->foot][kp].gyr[1])
+                kp = k;
+        double pk = r->s[t->foot][kp].gyr[1];
+        /* rate at lift-off, linear between the samples around it */
+        double u = t->t_to * rate - (double)k1;
+        double g = (1.0 - u) * r->s[t->foot][k1].gyr[1] + u * r->s[t->foot][k1 + 1].gyr[1];
+        double lead = t->t_to - (double)kp / rate;
+        assert_true(pk > 100.0);
+        assert_true(lead > 0.0 && lead <= 0.015 + 1.5 / rate);
+        assert_true(g > 0.5 * pk && g <= pk);
+        int a = t->activity == SIM_RUN;
+        n[a]++;
+        sum[a] += lead;
+        sum2[a] += lead * lead;
+    }
+    for (int a = 0; a < 2; a++) {
+        assert_true(n[a] > 20);
+        double m = sum[a] / n[a], sd = sqrt(fmax(0.0, sum2[a] / n[a] - m * m));
+        assert_true(sd > 0.0008); /* lift-off wanders on the transition: >= 0.8 ms sd */
+    }
+    run_free(&r);
+}
+
 static void test_fatigue_drift(void **state)
 {
     (void)state;
@@ -478,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_running_signal_shape),
         cmocka_unit_test(test_standing_reads_gravity),
         cmocka_unit_test(test_truth_contiguous),
+        cmocka_unit_test(test_toe_off_truth_on_pushoff),
         cmocka_unit_test(test_fatigue_drift),
         cmocka_unit_test(test_parse_plan),
         cmocka_unit_test(test_rejects_bad_config),

@@ -2,10 +2,15 @@
 """Regression test on real data: `gaitctl analyze` of the gaitmap example recording (walking,
 204.8 Hz, both feet; tests/data/gaitmap, MIT licence) against its motion-capture reference events.
 
-Checks stride recall and IC / toe-off timing errors against bounds set from measured values with
-a margin (measured 2026-11-29: recall 1.00, IC |err| median 4.5 ms P95 15.0 ms, toe-off |err|
-median 2.6 ms P95 6.7 ms). Strides are matched per foot by t_ic within 100 ms. The reference
-skips one turning stride (its stride 13 of the left foot spans two) and ends before the data."""
+Checks stride recall and IC / toe-off / contact-time errors: the issue's acceptance targets where
+they are reached (recall >= 0.99, toe-off P95 <= 10 ms), regression bounds from measured values
+with a margin elsewhere (measured 2026-11-29 against the 100 Hz mocap-frame times: recall 1.00, IC
+|err| median 5.2 ms P95 13.7 ms bias -2.0 ms, toe-off median 2.4 ms P95 6.2 ms, contact median
+6.2 ms P95 14.6 ms; the targets IC <= 8 ms and contact <= 12 ms are not reached, METRICS.md).
+The reference events were found on 100 Hz motion-capture frames and stored as round(frame * 2.048)
+204.8 Hz samples; their time is frame / 100 s (scripts/gaitmap_to_csv.py). Strides are matched
+per foot by t_ic within 100 ms. The reference skips one turning stride (its stride 13 of the left
+foot spans two) and ends before the data."""
 import csv
 import json
 import os
@@ -43,8 +48,16 @@ def load_ref(path):
     with open(path) as f:
         for r in csv.DictReader(f):
             out.append(dict(foot="L" if r["foot"] == "left" else "R",
-                            t_ic=float(r["pre_ic"]) / FS, t_to=float(r["tc"]) / FS))
+                            t_ic=mocap_time(float(r["pre_ic"])),
+                            t_to=mocap_time(float(r["tc"]))))
     return out
+
+
+def mocap_time(index):
+    """A reference index round(frame * 204.8 / 100) back to its motion-capture time frame / 100."""
+    frame = round(index * 100.0 / FS)
+    assert round(frame * FS / 100.0) == index, "index %g not on the 100 Hz grid" % index
+    return frame / 100.0
 
 
 def percentile(v, q):
@@ -56,7 +69,7 @@ def percentile(v, q):
 
 
 def score(ref, det, tol=0.1):
-    used, ic, to = set(), [], []
+    used, ic, to, ct = set(), [], [], []
     for r in ref:
         best = None
         for j, d in enumerate(det):
@@ -70,7 +83,8 @@ def score(ref, det, tol=0.1):
         used.add(best[0])
         ic.append(1000 * best[1])
         to.append(1000 * (det[best[0]]["t_to"] - r["t_to"]))
-    return ic, to
+        ct.append(to[-1] - ic[-1])
+    return ic, to, ct
 
 
 def main():
@@ -97,18 +111,22 @@ def main():
             fails.append("bad stride %r" % s)
             break
     ref = load_ref(os.path.join(DATA, "stride_events_sample.csv"))
-    ic, to = score(ref, strides)
+    ic, to, ct = score(ref, strides)
     recall = len(ic) / len(ref)
     aic = [abs(x) for x in ic]
     ato = [abs(x) for x in to]
     fig = dict(recall=recall, n_ref=len(ref), n_det=len(strides),
                ic_median=percentile(aic, 50), ic_p95=percentile(aic, 95), ic_bias=sum(ic) / len(ic),
-               to_median=percentile(ato, 50), to_p95=percentile(ato, 95), to_bias=sum(to) / len(to))
+               to_median=percentile(ato, 50), to_p95=percentile(ato, 95), to_bias=sum(to) / len(to),
+               ct_median=percentile([abs(x) for x in ct], 50),
+               ct_p95=percentile([abs(x) for x in ct], 95), ct_bias=sum(ct) / len(ct))
     print(" ".join("%s=%.3f" % kv if isinstance(kv[1], float) else "%s=%d" % kv
                    for kv in fig.items()))
-    checks = [("recall >= 0.95", recall >= 0.95),
+    checks = [("recall >= 0.99", recall >= 0.99),
               ("IC median |err| <= 7 ms", fig["ic_median"] <= 7.0),
-              ("IC P95 |err| <= 20 ms", fig["ic_p95"] <= 20.0),
+              ("IC P95 |err| <= 15 ms", fig["ic_p95"] <= 15.0),
+              ("contact median |err| <= 8 ms", fig["ct_median"] <= 8.0),
+              ("contact P95 |err| <= 16 ms", fig["ct_p95"] <= 16.0),
               ("IC |bias| <= 5 ms", abs(fig["ic_bias"]) <= 5.0),
               ("TO median |err| <= 5 ms", fig["to_median"] <= 5.0),
               ("TO P95 |err| <= 10 ms", fig["to_p95"] <= 10.0),

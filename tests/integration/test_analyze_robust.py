@@ -75,7 +75,7 @@ def main():
             check(name, r["recall"] >= 0.995, "recall %.4f" % r["recall"])
             check(name, r["ic_error"]["p95_ms"] <= 6.0 + slack,
                   "IC P95 %.1f ms" % r["ic_error"]["p95_ms"])
-            check(name, r["to_error"]["p95_ms"] <= 10.0 + slack,
+            check(name, r["to_error"]["p95_ms"] <= 6.0 + slack,
                   "TO P95 %.1f ms" % r["to_error"]["p95_ms"])
             e = r["symmetry"]["contact_si_pct"]["error_pp"]
             check(name, abs(e) <= 0.5, "contact SI error %.2f pp" % e)
@@ -133,7 +133,7 @@ def main():
         check("clipping", r["recall"] >= 0.995, "recall %.4f" % r["recall"])
         check("clipping", r["ic_error"]["p95_ms"] <= 6.0,
               "IC P95 %.1f ms" % r["ic_error"]["p95_ms"])
-        check("clipping", r["to_error"]["p95_ms"] <= 10.0,
+        check("clipping", r["to_error"]["p95_ms"] <= 6.0,
               "TO P95 %.1f ms" % r["to_error"]["p95_ms"])
 
     if fails:

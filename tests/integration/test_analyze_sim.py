@@ -2,8 +2,9 @@
 """`gaitctl analyze` against the simulator's ground truth (`gaitctl simulate --truth`): stride
 recall, IC / toe-off timing, contact symmetry index and cadence, for a symmetric run, a run with
 left contact +8 % and a stand/walk/run/walk session. Acceptance bounds of the issue: recall
->= 0.99, IC and toe-off P95 |error| <= 10 ms, contact SI within 0.5 pp of the truth's, cadence
-within 0.5 steps/min. Strides are matched per foot by t_ic within 100 ms."""
+>= 0.995, IC and toe-off P95 |error| <= 6 ms (IC <= 10 ms in the session with walking, whose
+touch-down scatter is 5 ms sd), contact SI within 0.5 pp of the truth's, cadence within 0.5
+steps/min. Strides are matched per foot by t_ic within 100 ms."""
 import csv
 import json
 import os
@@ -50,7 +51,7 @@ def score(truth, det):
     return ic, to
 
 
-def session(name, args, fails):
+def session(name, args, fails, ic_p95=6.0):
     with tempfile.TemporaryDirectory() as tmp:
         out, tru = os.path.join(tmp, "s.csv"), os.path.join(tmp, "t.csv")
         p = subprocess.run([GAITCTL, "simulate", *args, "--truth", tru, out],
@@ -81,9 +82,9 @@ def session(name, args, fails):
           (name, len(truth), len(det), recall, percentile(aic, 50), percentile(aic, 95),
            sum(ic) / len(ic), percentile(ato, 50), percentile(ato, 95), sum(to) / len(to),
            si_det, si_true, cad, cad_true))
-    for label, ok in (("recall >= 0.99", recall >= 0.99),
-                      ("IC P95 <= 10 ms", percentile(aic, 95) <= 10.0),
-                      ("TO P95 <= 10 ms", percentile(ato, 95) <= 10.0),
+    for label, ok in (("recall >= 0.995", recall >= 0.995),
+                      ("IC P95 <= %g ms" % ic_p95, percentile(aic, 95) <= ic_p95),
+                      ("TO P95 <= 6 ms", percentile(ato, 95) <= 6.0),
                       ("contact SI within 0.5 pp", abs(si_det - si_true) <= 0.5),
                       ("cadence within 0.5 spm", abs(cad - cad_true) <= 0.5)):
         if not ok:
@@ -95,8 +96,9 @@ def main():
     session("symmetric run 500 Hz", ["--duration", "300", "--seed", "101"], fails)
     session("left contact +8 %", ["--duration", "300", "--seed", "102", "--contact-scale",
                                   "1.08,1"], fails)
+    # walking strides: the model's touch-down scatter is 5 ms (SIMULATOR.md), the IC bound stays 10
     session("stand/walk/run/walk", ["--plan", "stand:5,walk:60,run:120@180,walk:30",
-                                    "--seed", "103"], fails)
+                                    "--seed", "103"], fails, ic_p95=10.0)
     for f in fails:
         print("FAIL:", f)
     return 1 if fails else 0
