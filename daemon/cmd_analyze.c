@@ -1,8 +1,10 @@
 /* cmd_analyze.c - gaitctl analyze [--rate HZ] FILE (../shared/CONTRACT.md).
  * Reads gait CSV v1 or a recording through input.h, feeds every sample to one dsp_pipeline and
- * prints JSON Lines on stdout: one "stride" object per detected stride in time order of t_ic,
- * then one "summary" object. Exit 0 ok, 1 unusable or damaged input (message on stderr from the
- * reader; everything before the damage is still analysed and printed), 2 bad usage. */
+ * prints JSON Lines on stdout: one "stride" object per detected stride in time order of t_ic
+ * (written by feed_stride_write: fixed decimals per unit, FEEDS.md), then one "summary" object
+ * (jansson); stdout is fully buffered with a large buffer. Exit 0 ok, 1 unusable or damaged
+ * input (message on stderr from the reader; everything before the damage is still analysed and
+ * printed), 2 bad usage. */
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -67,6 +69,13 @@ static int print_json(json_t *o)
     if (rc == 0 && fputc('\n', stdout) == EOF)
         rc = -1;
     return rc;
+}
+
+static int print_stride(const dsp_stride_t *s)
+{
+    char line[FEED_STRIDE_LINE_MAX];
+    int n = feed_stride_write(s, line, sizeof line);
+    return n > 0 && fwrite(line, 1, (size_t)n, stdout) == (size_t)n ? 0 : -1;
 }
 
 static int drain(dsp_pipeline_t *p, stride_list_t *l)
@@ -160,9 +169,9 @@ int cmd_analyze(int argc, char **argv)
     unsigned long n_samples = 0, n_rejected = 0;
     for (;;) {
         int foot;
-        dsp_sample_t s;
+        const dsp_sample_t *s;
         err[0] = '\0';
-        int r = input_next(in, &foot, &s, err, sizeof err);
+        int r = input_next_ref(in, &foot, &s, err, sizeof err);
         if (r == 0)
             break;
         if (r < 0) {
@@ -171,9 +180,11 @@ int cmd_analyze(int argc, char **argv)
             continue;
         }
         n_samples++;
-        if (dsp_pipeline_push(p, foot, &s) < 0)
+        if (dsp_pipeline_push(p, foot, s) < 0)
             n_rejected++;
-        if (drain(p, &list)) {
+        /* strides wait in the pipeline's queue (256 deep, a few per second of data): collected
+         * every 64 samples, and once more after dsp_pipeline_finish */
+        if ((n_samples & 63u) == 0 && drain(p, &list)) {
             fprintf(stderr, "gaitctl analyze: out of memory\n");
             status = 1;
             break;
@@ -196,8 +207,10 @@ int cmd_analyze(int argc, char **argv)
     }
     qsort(list.v, list.n, sizeof *list.v, by_time); /* key includes foot and index: stable */
     int out_err = 0;
+    static char outbuf[1 << 18]; /* set before the first output; fewer, larger writes */
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     for (size_t i = 0; i < list.n && !out_err; i++)
-        out_err = print_json(feed_stride(NULL, &list.v[i]));
+        out_err = print_stride(&list.v[i]);
     dsp_summary_t sum;
     dsp_pipeline_summary(p, &sum);
     if (!out_err) {

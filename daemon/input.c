@@ -1,14 +1,19 @@
 /* input.c - reads a recording (.gaitrec) or a gait CSV v1 file and yields SI samples of both
  * feet merged in time order (ties: L before R).
  *
- * The whole file is read into memory (recordings of ~100 MB are fine).
- * CSV: parsed completely at open into one sample array per foot (so the header with the
+ * CSV: the whole file is read into memory and parsed completely at open into one sample array
+ *   per foot (so the header with the
  *   inferred rates is valid right after input_open, and files written foot by foot are merged
  *   too); malformed lines and rows going back in time are remembered with their line number and
  *   reported, in line order, interleaved with the samples.
- * Recording: records are decoded lazily; each foot's samples go to a queue and the earliest head
- *   is yielded. Times are absolute on the host clock: t0_us = 0, so a recording's samples carry
- *   the same times as the CSV it was converted from or to (see input_frame_to_samples).
+ * Recording: streamed through a window of WIN_CAP bytes (one largest chunk plus read-ahead:
+ *   memory stays bounded whatever the file's size; rec_reader_want / rec_reader_rebase). Records
+ *   are decoded lazily; the reader verifies each chunk's CRC-32 and, in the same pass, each pod
+ *   frame's own CRC before any record is yielded, so verified frames are decoded with
+ *   pod_decode_trusted (no second CRC pass over the same bytes; every other frame check stays). Each foot's samples are converted straight into
+ *   that foot's queue and the earliest head is yielded. Times are absolute on the host clock:
+ *   t0_us = 0, so a recording's samples carry the same times as the CSV it was converted from or
+ *   to (see input_frame_to_samples).
  */
 #include <errno.h>
 #include <math.h>
@@ -25,6 +30,7 @@
 #define RATE_SPAN 5000         /* first differences averaged around that median */
 #define QUEUE_LIMIT (1u << 16) /* samples buffered for one foot while the other is silent */
 #define MSG_LEN 256
+#define WIN_CAP (REC_MAX_CHUNK + REC_CHUNK_OVERHEAD + (1u << 18)) /* recording window, bytes */
 
 typedef struct csv_sample {
     dsp_sample_t s;
@@ -57,6 +63,10 @@ struct input {
     unsigned long suppressed_first;
     int suppressed_reported;
     /* recording */
+    FILE *fp;      /* open while streaming */
+    uint8_t *win;  /* WIN_CAP bytes: the file from offset rr.base */
+    size_t win_len;
+    int win_eof;   /* fp has no more bytes */
     rec_reader_t rr;
     int pod_foot[REC_MAX_PODS]; /* DSP_LEFT/RIGHT, or -1 for a pod that is ignored */
     int present[2];
@@ -68,7 +78,6 @@ struct input {
     int err_pending;
     char err[MSG_LEN];
     pod_msg_t msg;
-    dsp_sample_t tmp[POD_MAX_SAMPLES];
 };
 
 static void put_err(char *err, size_t errcap, const char *fmt, ...)
@@ -96,10 +105,10 @@ unsigned input_frame_to_samples(const rec_pod_t *pod, int64_t t0_us, const pod_s
      * overflow (found by fuzz_rec) */
     double base_us = (double)f->t_dev_us + (double)pod->clock_offset_us - (double)t0_us;
     double step_us = 1e6 / f->rate_hz;
-    for (unsigned i = 0; i < n; i++) {
-        dsp_raw_to_si(f->s[i], f->acc_range_g, f->gyr_range_dps, &cal, &out[i]);
+    dsp_raw_to_si_block((const int16_t(*)[6])f->s, n, f->acc_range_g, f->gyr_range_dps, &cal,
+                        out);
+    for (unsigned i = 0; i < n; i++)
         out[i].t = (base_us + i * step_us) * 1e-6;
-    }
     return n;
 }
 
@@ -359,7 +368,7 @@ static int csv_load(input_t *in, double rate_override_hz, char *err, size_t errc
     return 0;
 }
 
-static int csv_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t errcap)
+static int csv_next(input_t *in, int *foot, const dsp_sample_t **s, char *err, size_t errcap)
 {
     /* the next sample: earliest head, ties L before R */
     int f = -1;
@@ -385,30 +394,32 @@ static int csv_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t e
         return 0;
     }
     *foot = f;
-    *s = in->smp[f][in->next[f]++].s;
+    *s = &in->smp[f][in->next[f]++].s;
     return 1;
 }
 
 /* ---- recording ---- */
 
-static int queue_push(sample_queue_t *q, const dsp_sample_t *s)
+/* Room for n more samples at q->v + q->tail (compacting, then growing). Returns 0 or -1 (OOM). */
+static int queue_reserve(sample_queue_t *q, size_t n)
 {
-    if (q->tail == q->cap) {
-        if (q->head > 0) {
-            memmove(q->v, q->v + q->head, (q->tail - q->head) * sizeof *q->v);
-            q->tail -= q->head;
-            q->head = 0;
-        }
-        if (q->tail == q->cap) {
-            size_t nc = q->cap ? q->cap * 2 : 1024;
-            dsp_sample_t *v = realloc(q->v, nc * sizeof *v);
-            if (!v)
-                return -1;
-            q->v = v;
-            q->cap = nc;
-        }
+    if (q->cap - q->tail >= n)
+        return 0;
+    if (q->head > 0) {
+        memmove(q->v, q->v + q->head, (q->tail - q->head) * sizeof *q->v);
+        q->tail -= q->head;
+        q->head = 0;
     }
-    q->v[q->tail++] = *s;
+    size_t nc = q->cap ? q->cap : 1024;
+    while (nc - q->tail < n)
+        nc *= 2;
+    if (nc != q->cap) {
+        dsp_sample_t *v = realloc(q->v, nc * sizeof *v);
+        if (!v)
+            return -1;
+        q->v = v;
+        q->cap = nc;
+    }
     return 0;
 }
 
@@ -424,12 +435,40 @@ static void rec_damage(input_t *in, size_t offset, const char *what)
     snprintf(in->err, sizeof in->err, "%s: byte %zu: %s", in->path, offset, what);
 }
 
+/* Moves the window on: keeps the bytes from the reader's position, reads as many more as fit.
+ * Returns 0, or -1 after reporting a read error as damage. */
+static int rec_fill(input_t *in)
+{
+    size_t from = in->rr.pos, keep = in->win_len - from;
+    memmove(in->win, in->win + from, keep);
+    size_t n = keep;
+    while (n < WIN_CAP && !in->win_eof) {
+        size_t got = fread(in->win + n, 1, WIN_CAP - n, in->fp);
+        n += got;
+        if (got == 0) {
+            if (ferror(in->fp)) {
+                char what[128];
+                snprintf(what, sizeof what, "read error: %s", strerror(errno));
+                rec_damage(in, in->rr.base + from + n, what);
+                return -1;
+            }
+            in->win_eof = 1;
+        }
+    }
+    in->win_len = n;
+    rec_reader_rebase(&in->rr, in->win, n, in->rr.base + from);
+    return 0;
+}
+
 /* Reads one record into the foot queues; sets rec_done at the end or on damage. */
 static void rec_read_one(input_t *in)
 {
     uint8_t pod;
     const uint8_t *frame;
     size_t flen;
+    size_t want = rec_reader_want(&in->rr);
+    if (want && in->win_len - in->rr.pos < want && !in->win_eof && rec_fill(in) < 0)
+        return;
     int rc = rec_reader_next(&in->rr, &pod, &frame, &flen);
     if (rc == 0) {
         in->rec_done = 1;
@@ -439,12 +478,14 @@ static void rec_read_one(input_t *in)
         rec_damage(in, in->rr.error_offset, in->rr.error_msg);
         return;
     }
-    size_t rec_off = (size_t)(frame - in->data) - REC_RECORD_OVERHEAD;
+    size_t rec_off = in->rr.base + (size_t)(frame - in->win) - REC_RECORD_OVERHEAD;
     int foot = in->pod_foot[pod]; /* pod < n_pods: checked by the reader */
     if (foot < 0)
         return;
     size_t used = 0;
-    int drc = pod_decode(frame, flen, &in->msg, &used);
+    /* the reader's chunk pass verified this frame's CRC (rec.h): no second pass over it */
+    int drc = rec_reader_frame_verified(&in->rr) ? pod_decode_trusted(frame, flen, &in->msg, &used)
+                                                 : pod_decode(frame, flen, &in->msg, &used);
     char what[160];
     if (drc < 0 || used != flen) {
         snprintf(what, sizeof what, "record of pod %u: bad pod frame: %s", (unsigned)pod,
@@ -454,17 +495,25 @@ static void rec_read_one(input_t *in)
     }
     if (in->msg.type != POD_MSG_SAMPLES)
         return; /* replies stored alongside the samples carry no samples */
-    unsigned n = input_frame_to_samples(&in->hdr.pods[pod], 0, &in->msg.u.samples, in->tmp);
-    for (unsigned i = 0; i < n; i++) {
-        if (in->have_last[foot] && !(in->tmp[i].t > in->last_t[foot]))
-            continue; /* a frame overlapping what was already queued: keep time order */
-        if (queue_push(&in->q[foot], &in->tmp[i]) < 0) {
-            rec_damage(in, rec_off, "out of memory");
-            return;
-        }
-        in->last_t[foot] = in->tmp[i].t;
-        in->have_last[foot] = 1;
+    sample_queue_t *q = &in->q[foot];
+    if (queue_reserve(q, POD_MAX_SAMPLES) < 0) {
+        rec_damage(in, rec_off, "out of memory");
+        return;
     }
+    /* converted in place at the queue's tail; samples that do not advance in time are dropped */
+    dsp_sample_t *v = q->v + q->tail;
+    unsigned n = input_frame_to_samples(&in->hdr.pods[pod], 0, &in->msg.u.samples, v);
+    unsigned k = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (in->have_last[foot] && !(v[i].t > in->last_t[foot]))
+            continue; /* a frame overlapping what was already queued: keep time order */
+        if (k != i)
+            v[k] = v[i];
+        in->last_t[foot] = v[k].t;
+        in->have_last[foot] = 1;
+        k++;
+    }
+    q->tail += k;
 }
 
 static int rec_want_more(const input_t *in)
@@ -478,18 +527,23 @@ static int rec_want_more(const input_t *in)
     return total == 0;
 }
 
-static int rec_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t errcap)
+static int rec_next(input_t *in, int *foot, const dsp_sample_t **s, char *err, size_t errcap)
 {
-    while (!in->rec_done && rec_want_more(in))
-        rec_read_one(in);
-    int f = -1;
-    for (int k = 0; k < 2; k++)
-        if (queue_size(&in->q[k]) > 0 &&
-            (f < 0 || in->q[k].v[in->q[k].head].t < in->q[f].v[in->q[f].head].t))
-            f = k;
+    size_t n0 = queue_size(&in->q[0]), n1 = queue_size(&in->q[1]);
+    /* fast path: every present foot has a queued sample, so rec_want_more would say no */
+    if (!((n0 || !in->present[0]) && (n1 || !in->present[1]) && (n0 || n1))) {
+        while (!in->rec_done && rec_want_more(in))
+            rec_read_one(in);
+        n0 = queue_size(&in->q[0]);
+        n1 = queue_size(&in->q[1]);
+    }
+    /* the earliest head; ties: L before R */
+    int f = n0 ? 0 : (n1 ? 1 : -1);
+    if (n0 && n1 && in->q[1].v[in->q[1].head].t < in->q[0].v[in->q[0].head].t)
+        f = 1;
     if (f >= 0) {
         *foot = f;
-        *s = in->q[f].v[in->q[f].head++];
+        *s = &in->q[f].v[in->q[f].head++]; /* stays valid until the next rec_read_one */
         if (in->q[f].head == in->q[f].tail)
             in->q[f].head = in->q[f].tail = 0;
         return 1;
@@ -505,7 +559,7 @@ static int rec_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t e
 
 static int rec_load(input_t *in, char *err, size_t errcap)
 {
-    int rc = rec_reader_open(&in->rr, in->data, in->len, &in->hdr);
+    int rc = rec_reader_open(&in->rr, in->win, in->win_len, &in->hdr);
     if (rc < 0) {
         put_err(err, errcap, "%s: byte %zu: %s", in->path, in->rr.error_offset, in->rr.error_msg);
         return -1;
@@ -519,6 +573,34 @@ static int rec_load(input_t *in, char *err, size_t errcap)
         if (!in->present[f]) { /* the first pod of each foot is used */
             in->present[f] = 1;
             in->pod_foot[i] = f;
+        }
+    }
+    return 0;
+}
+
+/* Opens the file and reads its first WIN_CAP bytes (format sniffing; the start of a recording).
+ * Returns 0 or -1 with a message. */
+static int rec_open_window(input_t *in, char *err, size_t errcap)
+{
+    in->fp = fopen(in->path, "rb");
+    if (!in->fp) {
+        put_err(err, errcap, "%s: cannot open: %s", in->path, strerror(errno));
+        return -1;
+    }
+    in->win = malloc(WIN_CAP);
+    if (!in->win) {
+        put_err(err, errcap, "%s: out of memory", in->path);
+        return -1;
+    }
+    while (in->win_len < WIN_CAP && !in->win_eof) {
+        size_t got = fread(in->win + in->win_len, 1, WIN_CAP - in->win_len, in->fp);
+        in->win_len += got;
+        if (got == 0) {
+            if (ferror(in->fp)) {
+                put_err(err, errcap, "%s: read error: %s", in->path, strerror(errno));
+                return -1;
+            }
+            in->win_eof = 1;
         }
     }
     return 0;
@@ -539,17 +621,19 @@ input_t *input_open(const char *path, double rate_override_hz, char *err, size_t
         free(in);
         return NULL;
     }
-    if (read_file(path, &in->data, &in->len, err, errcap) < 0) {
-        input_free(&in);
-        return NULL;
-    }
-    int rc;
-    if (rec_is_recording(in->data, in->len)) {
+    int rc = rec_open_window(in, err, errcap);
+    if (rc == 0 && rec_is_recording(in->win, in->win_len)) {
         in->format = INPUT_RECORDING;
         rc = rec_load(in, err, errcap);
-    } else {
+    } else if (rc == 0) {
         in->format = INPUT_CSV;
-        rc = csv_load(in, rate_override_hz, err, errcap);
+        fclose(in->fp);
+        in->fp = NULL;
+        free(in->win);
+        in->win = NULL;
+        rc = read_file(path, &in->data, &in->len, err, errcap);
+        if (rc == 0)
+            rc = csv_load(in, rate_override_hz, err, errcap);
     }
     if (rc < 0) {
         input_free(&in);
@@ -565,6 +649,9 @@ void input_free(input_t **inp)
     input_t *in = *inp;
     free(in->path);
     free(in->data);
+    free(in->win);
+    if (in->fp)
+        fclose(in->fp);
     for (int f = 0; f < 2; f++) {
         free(in->smp[f]);
         free(in->q[f].v);
@@ -584,11 +671,20 @@ const rec_header_t *input_header(const input_t *in)
     return &in->hdr;
 }
 
-int input_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t errcap)
+int input_next_ref(input_t *in, int *foot, const dsp_sample_t **s, char *err, size_t errcap)
 {
     if (in->format == INPUT_CSV)
         return csv_next(in, foot, s, err, errcap);
     return rec_next(in, foot, s, err, errcap);
+}
+
+int input_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t errcap)
+{
+    const dsp_sample_t *r = NULL;
+    int rc = input_next_ref(in, foot, &r, err, errcap);
+    if (rc == 1)
+        *s = *r;
+    return rc;
 }
 
 int input_damaged(const input_t *in)

@@ -2,8 +2,10 @@
  * feet in time order. One reader for `gaitctl analyze`, `gaitctl convert` and `gaitd --replay`,
  * so offline analysis and replay see exactly the same samples.
  *
- * Recordings: each record's pod frame is decoded with pod_decode and converted with
- * input_frame_to_samples (the same function the live USB and simulator paths use).
+ * Recordings: streamed through a bounded window (about 1.3 MB, whatever the file's size); each
+ * record's pod frame is decoded (pod_decode_trusted when the reader's chunk pass verified its
+ * CRC, else pod_decode) and converted with input_frame_to_samples (the same function the live
+ * USB and simulator paths use). CSV files are read whole.
  * Damage (truncation, bad CRC, malformed CSV line) is reported once with the file name and the
  * byte offset or line number; everything before it is still yielded. For CSV, a malformed line
  * is reported and skipped, and reading goes on.
@@ -37,6 +39,10 @@ const rec_header_t *input_header(const input_t *in);
  * "run.csv:1204: expected 8 fields, got 7"); the caller may call again to go on when the format
  * allows (CSV: next line; recording: nothing more, returns 0). */
 int input_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t errcap);
+
+/* As input_next, without the copy: *s points at the sample inside the reader, valid until the
+ * next call on in (the offline analysis hands it straight to the pipeline). */
+int input_next_ref(input_t *in, int *foot, const dsp_sample_t **s, char *err, size_t errcap);
 
 /* Non-zero when any damage was reported. */
 int input_damaged(const input_t *in);

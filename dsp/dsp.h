@@ -43,6 +43,11 @@ dsp_calib_t dsp_calib_identity(void);
 void dsp_raw_to_si(const int16_t raw[6], unsigned acc_range_g, unsigned gyr_range_dps,
                    const dsp_calib_t *cal, dsp_sample_t *out);
 
+/* dsp_raw_to_si of raw[0..n) into out[0..n) (bit-identical results, constants computed once per
+ * call): the per-frame form used by the readers. out[i].t is not touched. */
+void dsp_raw_to_si_block(const int16_t (*raw)[6], unsigned n, unsigned acc_range_g,
+                         unsigned gyr_range_dps, const dsp_calib_t *cal, dsp_sample_t *out);
+
 /* Inverse of dsp_raw_to_si: SI to raw counts, rounded to nearest and clamped to the rails
  * (what a pod's ADC does). cal may be NULL. Used by the simulator and CSV import. */
 void dsp_si_to_raw(const dsp_sample_t *s, unsigned acc_range_g, unsigned gyr_range_dps,

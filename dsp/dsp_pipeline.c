@@ -35,9 +35,11 @@ typedef struct foot {
     uint64_t n; /* samples pushed */
     double t0, t_last;
     double rate; /* Hz, 0 until estimated */
+    double gap_s; /* DROPOUT_PERIODS / rate once the rate is known (no division per sample) */
     /* spectral buffer (decimated gyr_y) */
     float *spec;
     size_t spec_cap;
+    size_t spec_w; /* spec_n % spec_cap, kept up to date (no division per sample) */
     uint64_t spec_n, spec_since;
     unsigned dec, blk_cnt;
     double blk_sum, fs_spec;
@@ -165,8 +167,11 @@ static void update_f0(dsp_pipeline_t *p, foot_t *f)
     if (want > f->spec_cap)
         want = f->spec_cap;
     size_t n = f->spec_n < want ? (size_t)f->spec_n : want;
-    for (size_t i = 0; i < n; i++)
-        p->tmp[i] = f->spec[(f->spec_n - n + i) % f->spec_cap];
+    /* the last n values of the ring, oldest first: two contiguous pieces */
+    size_t first = f->spec_w >= n ? f->spec_w - n : f->spec_w + f->spec_cap - n;
+    size_t n1 = f->spec_cap - first < n ? f->spec_cap - first : n;
+    memcpy(p->tmp, f->spec + first, n1 * sizeof *p->tmp);
+    memcpy(p->tmp + n1, f->spec, (n - n1) * sizeof *p->tmp);
     double strength = 0.0;
     f->spec_runs++;
     double f0 = dsp_spec_fundamental(&p->sp, p->tmp, n, f->fs_spec, p->s.min_stride_hz,
@@ -198,10 +203,11 @@ static void coef(const dsp_pipeline_t *p, const foot_t *f, size_t n, double hz, 
     double t0 = f->spec_t_end - (double)(n - 1) / f->fs_spec - t_ref;
     double ph = -2.0 * M_PI * hz * t0, dph = -2.0 * M_PI * hz / f->fs_spec;
     double c = cos(ph), s = sin(ph), cd = cos(dph), sd = sin(dph), sr = 0.0, si = 0.0;
-    for (size_t i = 0; i < n; i++) {
+    size_t j = f->spec_w >= n ? f->spec_w - n : f->spec_w + f->spec_cap - n; /* oldest of n */
+    for (size_t i = 0; i < n; i++, j = j + 1 == f->spec_cap ? 0 : j + 1) {
         double w = p->sp.win_n == n ? p->sp.win[i]
                                     : 0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / (double)n);
-        double x = w * f->spec[(f->spec_n - n + i) % f->spec_cap];
+        double x = w * f->spec[j];
         sr += x * c;
         si += x * s;
         double c2 = c * cd - s * sd;
@@ -260,7 +266,9 @@ static void spec_push(dsp_pipeline_t *p, foot_t *f, float g)
     f->blk_sum += g;
     if (++f->blk_cnt < f->dec)
         return;
-    f->spec[f->spec_n % f->spec_cap] = (float)(f->blk_sum / f->blk_cnt);
+    f->spec[f->spec_w] = (float)(f->blk_sum / f->blk_cnt);
+    if (++f->spec_w == f->spec_cap)
+        f->spec_w = 0;
     f->spec_t_end = f->t_last - 0.5 * (double)(f->blk_cnt - 1) / f->rate;
     f->spec_n++;
     f->blk_sum = 0.0;
@@ -449,27 +457,35 @@ static void detect(dsp_pipeline_t *p, int k, int flush)
     release(p, 1 - k, 0);
 }
 
+/* All six channels finite: x * 0 is 0 for a finite x and NaN for an infinity or a NaN, so the
+ * sum of the six products is 0 exactly when all are finite (no library call, no branch per
+ * channel; without -ffast-math the compiler keeps the products). */
+static int channels_finite(const dsp_sample_t *s)
+{
+    float z = s->acc[0] * 0.0f + s->acc[1] * 0.0f + s->acc[2] * 0.0f + s->gyr[0] * 0.0f +
+              s->gyr[1] * 0.0f + s->gyr[2] * 0.0f;
+    return z == 0.0f;
+}
+
 int dsp_pipeline_push(dsp_pipeline_t *p, int foot, const dsp_sample_t *s)
 {
     if (!p || !s || (foot != DSP_LEFT && foot != DSP_RIGHT))
         return -1;
-    if (!isfinite(s->t))
+    if (!isfinite(s->t) || !channels_finite(s))
         return -2;
-    for (int i = 0; i < 3; i++)
-        if (!isfinite(s->acc[i]) || !isfinite(s->gyr[i]))
-            return -2;
     foot_t *f = &p->f[foot];
     if (f->n && s->t <= f->t_last)
         return -3;
     if (f->n == 0) {
         f->t0 = s->t;
-    } else if (f->rate > 0.0 && s->t - f->t_last > DROPOUT_PERIODS / f->rate) {
+    } else if (f->rate > 0.0 && s->t - f->t_last > f->gap_s) {
         dsp_events_reset_chain(&f->ev);
         f->blk_cnt = 0;
         f->blk_sum = 0.0;
     }
     if (f->n == RATE_INTERVALS) {
         f->rate = RATE_INTERVALS / (s->t - f->t0);
+        f->gap_s = DROPOUT_PERIODS / f->rate;
         f->det_every = (unsigned)(DET_BATCH_S * f->rate);
         if (f->det_every < 1)
             f->det_every = 1;
@@ -514,6 +530,7 @@ void dsp_pipeline_finish(dsp_pipeline_t *p)
         foot_t *f = &p->f[k];
         if (f->rate <= 0.0 && f->n >= 2) { /* short input: estimate the rate from what came */
             f->rate = (f->n - 1) / (f->t_last - f->t0);
+            f->gap_s = DROPOUT_PERIODS / f->rate;
             f->ev.rate = f->rate;
         }
         /* a recording shorter than SPEC_MIN_S: one spectrum over all of it */

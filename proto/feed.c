@@ -1,5 +1,8 @@
 /* feed.c - JSON objects of gaitd's feeds and of `gaitctl analyze` (feed.h, FEEDS.md). */
 #include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include "feed.h"
 
 #define DISCLAIMER                                                                                 \
@@ -113,6 +116,149 @@ json_t *feed_stride(const char *athlete, const dsp_stride_t *s)
         return NULL;
     }
     return o;
+}
+
+/* ---- fast stride lines (gaitctl analyze) ---- */
+
+/* Decimals written per stride field (FEEDS.md "Precision of gaitctl analyze's stride lines"). */
+#define DEC_TIME 7   /* s: 0.1 us, far below a sample period (>= 500 us) */
+#define DEC_DUTY 6
+#define DEC_SPM 4
+#define DEC_G 5      /* g: 10 ug; an accelerometer count is >= 61 ug (+-2 g) */
+#define DEC_DPS 4    /* deg/s: a gyro count is >= 0.0038 deg/s (+-125 deg/s) */
+#define DEC_DEG 4
+
+static const uint64_t pow10_u64[10] = {1u,      10u,      100u,      1000u,      10000u,
+                                       100000u, 1000000u, 10000000u, 100000000u, 1000000000u};
+
+/* Appends the decimal digits of v (>= 0) at p, at least `width` of them (leading zeros). */
+static char *put_u64(char *p, uint64_t v, int width)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v || n < width);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+/* Appends v rounded to dec decimals (1..9) in plain decimal form, trailing zeros dropped but one
+ * decimal kept ("0.25", "172.0", "-3.5"), so that it reads back as a JSON real within half a
+ * unit of the last decimal; null when v is not finite. Magnitudes of 1e15 and more (no real
+ * figure; a hostile file's times) fall back to %.17g. p must have 32 bytes of room. */
+static char *put_fixed(char *p, double v, int dec)
+{
+    if (!isfinite(v)) {
+        memcpy(p, "null", 4);
+        return p + 4;
+    }
+    double a = fabs(v);
+    if (a >= 1e15) {
+        int n = snprintf(p, 30, "%.17g", v);
+        n = n > 0 && n < 30 ? n : 0;
+        if (!memchr(p, '.', (size_t)n) && !memchr(p, 'e', (size_t)n)) {
+            memcpy(p + n, ".0", 2); /* a real, as jansson writes it */
+            n += 2;
+        }
+        return p + n;
+    }
+    /* integer and fraction apart (both exact), so the rounding is to the decimal, not to the
+     * double nearest a scaled value: right for Unix times (1.7e9 s) at 7 decimals too */
+    double ip = floor(a);
+    uint64_t i = (uint64_t)ip, scale = pow10_u64[dec];
+    uint64_t f = (uint64_t)llround((a - ip) * (double)scale);
+    if (f >= scale) {
+        f -= scale;
+        i++;
+    }
+    while (dec > 1 && f % 10u == 0) {
+        f /= 10u;
+        dec--;
+    }
+    if (v < 0 && (i || f))
+        *p++ = '-';
+    p = put_u64(p, i, 1);
+    *p++ = '.';
+    return put_u64(p, f, dec);
+}
+
+static char *put_lit(char *p, const char *lit)
+{
+    size_t n = strlen(lit);
+    memcpy(p, lit, n);
+    return p + n;
+}
+
+int feed_stride_write(const dsp_stride_t *s, char *buf, size_t cap)
+{
+    /* every field at its widest: 19 keys of <= 22 bytes and numbers of <= 32 bytes, strings */
+    if (cap < FEED_STRIDE_LINE_MAX)
+        return -1;
+    char *p = buf;
+    p = put_lit(p, "{\"type\":\"stride\",\"v\":");
+    p = put_u64(p, FEED_PROTO_VERSION, 1);
+    p = put_lit(p, ",\"foot\":\"");
+    p = put_lit(p, feed_foot_name(s->foot));
+    p = put_lit(p, "\",\"index\":");
+    p = put_u64(p, s->index, 1);
+    static const struct {
+        const char *key;
+        size_t off;
+        int dec;
+    } nums[] = {
+        {",\"t_ic\":", offsetof(dsp_stride_t, t_ic), DEC_TIME},
+        {",\"t_to\":", offsetof(dsp_stride_t, t_to), DEC_TIME},
+        {",\"t_next_ic\":", offsetof(dsp_stride_t, t_next_ic), DEC_TIME},
+        {",\"stride_s\":", offsetof(dsp_stride_t, stride_s), DEC_TIME},
+        {",\"contact_s\":", offsetof(dsp_stride_t, contact_s), DEC_TIME},
+        {",\"swing_s\":", offsetof(dsp_stride_t, swing_s), DEC_TIME},
+        {",\"step_s\":", offsetof(dsp_stride_t, step_s), DEC_TIME},
+        {",\"flight_s\":", offsetof(dsp_stride_t, flight_s), DEC_TIME},
+        {",\"duty\":", offsetof(dsp_stride_t, duty), DEC_DUTY},
+        {",\"cadence_spm\":", offsetof(dsp_stride_t, cadence_spm), DEC_SPM},
+        {",\"impact_g\":", offsetof(dsp_stride_t, impact_g), DEC_G},
+        {",\"pushoff_dps\":", offsetof(dsp_stride_t, pushoff_dps), DEC_DPS},
+        {",\"swing_peak_dps\":", offsetof(dsp_stride_t, swing_peak_dps), DEC_DPS},
+        {",\"braking_g\":", offsetof(dsp_stride_t, braking_g), DEC_G},
+        {",\"strike_angle_deg\":", offsetof(dsp_stride_t, strike_angle_deg), DEC_DEG},
+    };
+    for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
+        double v;
+        memcpy(&v, (const char *)s + nums[k].off, sizeof v);
+        p = put_lit(p, nums[k].key);
+        p = put_fixed(p, v, nums[k].dec);
+    }
+    const char *strike = feed_strike_name(s->strike);
+    p = put_lit(p, ",\"strike\":");
+    if (strike) {
+        *p++ = '"';
+        p = put_lit(p, strike);
+        *p++ = '"';
+    } else {
+        p = put_lit(p, "null");
+    }
+    p = put_lit(p, ",\"pronation_deg\":");
+    p = put_fixed(p, s->pronation_deg, DEC_DEG);
+    p = put_lit(p, ",\"pronation_vel_dps\":");
+    p = put_fixed(p, s->pronation_vel_dps, DEC_DPS);
+    p = put_lit(p, ",\"mode\":\"");
+    p = put_lit(p, feed_mode_name(s->mode));
+    *p++ = '"';
+    if (s->saturated) {
+        p = put_lit(p, ",\"saturated\":[");
+        if (s->saturated & 1)
+            p = put_lit(p, (s->saturated & 2) ? "\"acc\"," : "\"acc\"");
+        if (s->saturated & 2)
+            p = put_lit(p, "\"gyr\"");
+        *p++ = ']';
+    }
+    *p++ = '}';
+    *p++ = '\n';
+    *p = '\0';
+    return (int)(p - buf);
 }
 
 static int set_obj(json_t *o, const char *key, json_t *v)

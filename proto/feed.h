@@ -18,6 +18,14 @@
  * athlete may be NULL (offline analysis): then the key is omitted. */
 json_t *feed_stride(const char *athlete, const dsp_stride_t *s);
 
+/* The line feed_stride(NULL, s) prints, written straight into buf[0..cap) without jansson:
+ * the same keys in the same order, the same strings and nulls, numbers in plain decimal form with
+ * a fixed number of decimals per unit (FEEDS.md, "Precision of gaitctl analyze's stride lines"),
+ * then '\n' and a NUL. Returns the length (without the NUL), or -1 if cap is below
+ * FEED_STRIDE_LINE_MAX. No allocation: the fast path of `gaitctl analyze`. */
+#define FEED_STRIDE_LINE_MAX 1024
+int feed_stride_write(const dsp_stride_t *s, char *buf, size_t cap);
+
 /* {"type":"window","v":1,"athlete":..,"t_start":..,"t_end":..,"mode":..,"cadence_spm":..,
  *  "cadence_fft_spm":..,"stride_hz_fft":..,"L":{foot stats},"R":{...},
  *  "symmetry":{"contact_si_pct":..,"stride_si_pct":..,"step_si_pct":..}} */

@@ -1,6 +1,7 @@
 /* pod.c - gaitd pod USB protocol v1: frame codec and stream resync (spec: POD-PROTOCOL.md).
  * Every wire field is read and written with the proto_*le helpers; every read is preceded by a
  * length check, so the decoders never touch a byte outside their input. */
+#include <stddef.h>
 #include <string.h>
 #include "crc.h"
 #include "pod.h"
@@ -261,16 +262,22 @@ int pod_encode(const pod_msg_t *m, uint8_t *buf, size_t cap, size_t *len)
     return 0;
 }
 
+#if !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
 /* Two's complement int16 from its unsigned wire form without implementation-defined casts. */
 static int16_t to_i16(uint16_t v)
 {
     return v < 0x8000u ? (int16_t)v : (int16_t)((int32_t)v - 0x10000);
 }
+#endif
 
-/* Decodes payload p[0..plen) of a frame of type `type` into *m. */
-static int decode_payload(unsigned type, const uint8_t *p, size_t plen, pod_msg_t *m)
+/* Decodes payload p[0..plen) of a frame of type `type` into *m. With lean set, a sample frame
+ * clears only the fields before the samples (s[n..] is left as it was: see pod_decode_trusted). */
+static int decode_payload(unsigned type, const uint8_t *p, size_t plen, pod_msg_t *m, int lean)
 {
-    memset(m, 0, sizeof *m);
+    if (lean && type == POD_MSG_SAMPLES)
+        memset(m, 0, offsetof(pod_msg_t, u.samples.s));
+    else
+        memset(m, 0, sizeof *m);
     m->type = (uint8_t)type;
     switch (type) {
     case POD_CMD_IDENTIFY:
@@ -363,9 +370,16 @@ static int decode_payload(unsigned type, const uint8_t *p, size_t plen, pod_msg_
         if (plen != POD_SAMPLES_FIXED + (size_t)f->n * POD_SAMPLE_BYTES)
             return PROTO_ERR_LENGTH;
         const uint8_t *q = p + POD_SAMPLES_FIXED;
-        for (unsigned i = 0; i < f->n; i++)
-            for (unsigned k = 0; k < 6; k++, q += 2)
-                f->s[i][k] = to_i16(proto_get_u16le(q));
+        int16_t *d = &f->s[0][0]; /* the n x 6 values are contiguous */
+        size_t nv = (size_t)f->n * 6u;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* int16_t is two's complement (C11 7.20.1.1): on a little-endian host the wire bytes
+         * are the values; a byte copy, no overlay of the input */
+        memcpy(d, q, nv * sizeof *d);
+#else
+        for (size_t i = 0; i < nv; i++)
+            d[i] = to_i16(proto_get_u16le(q + 2 * i));
+#endif
         return 0;
     }
     default:
@@ -373,8 +387,10 @@ static int decode_payload(unsigned type, const uint8_t *p, size_t plen, pod_msg_
     }
 }
 
-/* Decodes the frame at buf[0]; see pod.h for the error order. Never reads buf[len]. */
-int pod_decode(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed)
+/* Decodes the frame at buf[0]; see pod.h for the error order. Never reads buf[len]. With trusted
+ * set the CRC is not compared (and sample frames are decoded lean); every other check stays. */
+static int decode_frame(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed,
+                        int trusted)
 {
     if (len >= 1 && buf[0] != SYNC0)
         return PROTO_ERR_MAGIC;
@@ -388,16 +404,28 @@ int pod_decode(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed)
     size_t total = POD_FRAME_OVERHEAD + plen;
     if (len < total)
         return PROTO_ERR_TRUNCATED;
-    uint32_t want = proto_get_u32le(buf + POD_HEADER_LEN + plen);
-    if (proto_crc32(buf + 2, 4 + plen) != want)
-        return PROTO_ERR_CRC;
+    if (!trusted) {
+        uint32_t want = proto_get_u32le(buf + POD_HEADER_LEN + plen);
+        if (proto_crc32(buf + 2, 4 + plen) != want)
+            return PROTO_ERR_CRC;
+    }
     if (buf[2] != POD_PROTO_VERSION)
         return PROTO_ERR_VERSION;
-    int rc = decode_payload(buf[3], buf + POD_HEADER_LEN, plen, m);
+    int rc = decode_payload(buf[3], buf + POD_HEADER_LEN, plen, m, trusted);
     if (rc < 0)
         return rc;
     *consumed = total;
     return 0;
+}
+
+int pod_decode(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed)
+{
+    return decode_frame(buf, len, m, consumed, 0);
+}
+
+int pod_decode_trusted(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed)
+{
+    return decode_frame(buf, len, m, consumed, 1);
 }
 
 /* ---- stream reassembly ---- */

@@ -138,6 +138,13 @@ int pod_encode(const pod_msg_t *m, uint8_t *buf, size_t cap, size_t *len);
  * PROTO_ERR_LENGTH, PROTO_ERR_TYPE, PROTO_ERR_RANGE. Never reads buf[len] or beyond. */
 int pod_decode(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed);
 
+/* As pod_decode, without comparing the frame's CRC: for frames whose bytes an outer checksum has
+ * already verified (a recording chunk whose CRC-32 matched, rec.h). Every other check and bound
+ * of pod_decode stays (fuzz-safe on any bytes); never returns PROTO_ERR_CRC. For a sample frame
+ * only s[0..n) of the samples array is written (the rest keeps what *m held). The live USB path
+ * and pod_stream keep using pod_decode. */
+int pod_decode_trusted(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed);
+
 /* Stream reassembly and resync for a byte stream (bulk IN transfers concatenated).
  * Caller owns the struct (no heap). Feed bytes with pod_stream_feed, then call
  * pod_stream_next until it returns 0. Corrupt bytes are skipped up to the next sync pattern

@@ -137,7 +137,7 @@ static int64_t to_i64(uint64_t u)
 static int fail(rec_reader_t *r, int code, size_t offset, const char *what)
 {
     r->error = code;
-    r->error_offset = offset;
+    r->error_offset = r->base + offset; /* a file offset also when the caller streams */
     snprintf(r->error_msg, sizeof r->error_msg, "%s", what);
     return code;
 }
@@ -248,6 +248,66 @@ static int check_records(rec_reader_t *r, size_t chunk_off, uint32_t index, cons
     return 0;
 }
 
+/* Zero bytes for the CRC shift operator (a constant). */
+static const uint8_t zeros[POD_MAX_FRAME];
+
+/* Z_L, the CRC register advanced through L zero bytes, is linear over GF(2): column i is the
+ * image of bit i. Kept for the last L (sample frames of a recording share one length). */
+static void zshift_prepare(rec_reader_t *r, size_t L)
+{
+    if (r->zl_len == L)
+        return;
+    for (int i = 0; i < 32; i++)
+        r->zl_col[i] = proto_crc32_update((1u << i) ^ 0xFFFFFFFFu, zeros, L) ^ 0xFFFFFFFFu;
+    r->zl_len = L;
+}
+
+static uint32_t zshift(const rec_reader_t *r, uint32_t v)
+{
+    uint32_t out = 0;
+    for (int i = 0; v; i++, v >>= 1)
+        out ^= (v & 1u) ? r->zl_col[i] : 0u;
+    return out;
+}
+
+/* CRC-32 of chunk bytes c[4 .. 12 + plen) (index, length, payload), computed in one pass that
+ * also checks the CRC of every pod frame inside the records: with c0 and c1 the running CRC
+ * before and after a frame's covered bytes (L of them), the frame's own CRC is Z_L(c0) ^ c1
+ * (CRC linearity), so no byte is read twice. *verified receives the payload offset of the first
+ * record that is not a pod frame with a matching CRC (plen when all are). Safe on any bytes. */
+static uint32_t chunk_crc(rec_reader_t *r, const uint8_t *c, size_t plen, size_t *verified)
+{
+    const uint8_t *p = c + CHUNK_HEAD;
+    uint32_t crc = proto_crc32_update(0, c + 4, 8);
+    size_t i = 0;
+    *verified = plen;
+    while (plen - i >= REC_RECORD_OVERHEAD) {
+        size_t flen = proto_get_u16le(p + i + 1);
+        if (flen > plen - i - REC_RECORD_OVERHEAD)
+            break;
+        const uint8_t *f = p + i + REC_RECORD_OVERHEAD;
+        int ok = 0;
+        if (flen >= POD_FRAME_OVERHEAD && flen <= POD_MAX_FRAME && f[0] == 0xA5 && f[1] == 0x5A &&
+            POD_FRAME_OVERHEAD + (size_t)proto_get_u16le(f + 4) == flen) {
+            size_t L = flen - 6; /* version .. payload */
+            crc = proto_crc32_update(crc, p + i, REC_RECORD_OVERHEAD + 2);
+            uint32_t c0 = crc;
+            crc = proto_crc32_update(crc, f + 2, L);
+            zshift_prepare(r, L);
+            ok = (zshift(r, c0) ^ crc) == proto_get_u32le(f + flen - 4);
+            crc = proto_crc32_update(crc, f + flen - 4, 4);
+        } else {
+            crc = proto_crc32_update(crc, p + i, REC_RECORD_OVERHEAD + flen);
+        }
+        if (!ok && *verified == plen)
+            *verified = i;
+        i += REC_RECORD_OVERHEAD + flen;
+    }
+    if (i < plen && *verified == plen)
+        *verified = i;
+    return proto_crc32_update(crc, p + i, plen - i);
+}
+
 /* Opens the chunk at r->pos. Returns 1 (chunk opened), 0 (clean end) or a negative status. */
 static int open_chunk(rec_reader_t *r)
 {
@@ -278,7 +338,8 @@ static int open_chunk(rec_reader_t *r)
                  (size_t)(CHUNK_HEAD + plen + 4));
         return fail(r, PROTO_ERR_TRUNCATED, off, msg);
     }
-    if (proto_crc32(c + 4, 8 + plen) != proto_get_u32le(c + CHUNK_HEAD + plen)) {
+    size_t verified;
+    if (chunk_crc(r, c, plen, &verified) != proto_get_u32le(c + CHUNK_HEAD + plen)) {
         snprintf(msg, sizeof msg, "chunk %u: CRC mismatch", (unsigned)index);
         return fail(r, PROTO_ERR_CRC, off, msg);
     }
@@ -293,12 +354,19 @@ static int open_chunk(rec_reader_t *r)
     r->next_index++;
     r->chunk_pos = off + CHUNK_HEAD;
     r->chunk_end = off + CHUNK_HEAD + plen;
+    r->verified_end = off + CHUNK_HEAD + verified;
     r->pos = r->chunk_end + 4;
     return 1;
 }
 
+int rec_reader_frame_verified(const rec_reader_t *r)
+{
+    return r->frame_verified;
+}
+
 int rec_reader_next(rec_reader_t *r, uint8_t *pod_index, const uint8_t **frame, size_t *frame_len)
 {
+    r->frame_verified = 0;
     if (r->error)
         return r->error;
     while (r->chunk_pos >= r->chunk_end) {
@@ -312,8 +380,38 @@ int rec_reader_next(rec_reader_t *r, uint8_t *pod_index, const uint8_t **frame, 
     *pod_index = p[0];
     *frame = p + REC_RECORD_OVERHEAD;
     *frame_len = flen;
+    r->frame_verified = r->chunk_pos < r->verified_end;
     r->chunk_pos += REC_RECORD_OVERHEAD + flen;
     return 1;
+}
+
+size_t rec_reader_want(const rec_reader_t *r)
+{
+    if (r->error || r->chunk_pos < r->chunk_end)
+        return 0;
+    size_t avail = r->len - r->pos;
+    if (avail < CHUNK_HEAD)
+        return CHUNK_HEAD;
+    size_t plen = proto_get_u32le(r->buf + r->pos + 8);
+    if (plen > REC_MAX_CHUNK)
+        return CHUNK_HEAD; /* open_chunk reports it from the head alone */
+    return CHUNK_HEAD + plen + 4;
+}
+
+void rec_reader_rebase(rec_reader_t *r, const uint8_t *buf, size_t len, size_t base)
+{
+    /* offsets into the old window become offsets into the new one (the caller guarantees that
+     * base <= the reader's file position <= base + len) */
+    size_t shift = base - r->base;
+    r->pos -= shift;
+    r->chunk_pos = r->chunk_pos >= shift ? r->chunk_pos - shift : 0;
+    r->chunk_end = r->chunk_end >= shift ? r->chunk_end - shift : 0;
+    r->verified_end = r->verified_end >= shift ? r->verified_end - shift : 0;
+    if (r->chunk_pos > r->chunk_end)
+        r->chunk_pos = r->chunk_end;
+    r->buf = buf;
+    r->len = len;
+    r->base = base;
 }
 
 int rec_is_recording(const uint8_t *buf, size_t len)

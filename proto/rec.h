@@ -64,7 +64,9 @@ size_t rec_chunk_payload(const rec_chunk_t *c);
 /* Seals the chunk (fills magic, length, CRC) and returns the block to write and its length. */
 const uint8_t *rec_chunk_finish(rec_chunk_t *c, size_t *len);
 
-/* Reader over a complete file image in memory (e.g. read or mmap'd by the caller). */
+/* Reader over a complete file image in memory (e.g. read or mmap'd by the caller), or over a
+ * window of the file that the caller moves along (streaming, bounded memory: rec_reader_want and
+ * rec_reader_rebase below). All offsets but error_offset are relative to buf. */
 typedef struct rec_reader {
     const uint8_t *buf;
     size_t len;
@@ -76,6 +78,12 @@ typedef struct rec_reader {
     size_t error_offset;         /* byte offset of the first bad byte when error != 0 */
     uint8_t n_pods;              /* from the header: records must have pod index < n_pods */
     char error_msg[128];         /* what was wrong, e.g. "chunk 3: CRC mismatch" ("" if none) */
+    size_t base;                 /* file offset of buf[0]: 0 unless streaming (rec_reader_rebase) */
+    size_t verified_end;         /* records of the current chunk before this offset carry pod
+                                    frames whose CRC the chunk pass verified */
+    int frame_verified;          /* rec_reader_frame_verified of the last record */
+    size_t zl_len;               /* private: CRC zero-shift operator for frames of zl_len bytes */
+    uint32_t zl_col[32];
 } rec_reader_t;
 
 /* Parses the header. On error sets r->error and r->error_offset. */
@@ -86,6 +94,27 @@ int rec_reader_open(rec_reader_t *r, const uint8_t *buf, size_t len, rec_header_
  * truncated chunk (r->error_offset = file offset of that chunk). Every record of every intact
  * chunk before the damage is yielded first. */
 int rec_reader_next(rec_reader_t *r, uint8_t *pod_index, const uint8_t **frame, size_t *frame_len);
+
+/* Streaming. The reader never reads past buf[len) and takes a chunk that ends beyond it for a
+ * truncated file; a caller holding only a window of the file therefore asks, before each
+ * rec_reader_next, how many bytes from the reader's position (buf + pos) the window must hold:
+ * 0 while the current chunk has records left (its records point into the window: keep those
+ * bytes), else the whole next chunk block (12 when the window does not hold its head yet; the
+ * head names the rest). When the window holds fewer and the file has more, the caller moves the
+ * window (keeping the bytes from buf + pos on) and calls rec_reader_rebase. At the end of the
+ * file it calls rec_reader_next with what there is: a cut chunk is then reported as usual.
+ * A window of REC_MAX_CHUNK + REC_CHUNK_OVERHEAD bytes or more always holds what is wanted, and
+ * then every record, status, offset and message is the same as when reading the whole image. */
+size_t rec_reader_want(const rec_reader_t *r);
+/* The window moved: buf[0..len) now holds the file from offset base, with
+ * base <= (old base + pos) <= base + len. Records already yielded are not touched. */
+void rec_reader_rebase(rec_reader_t *r, const uint8_t *buf, size_t len, size_t base);
+
+/* 1 when the record rec_reader_next yielded last holds a complete pod frame (sync, length
+ * consistent with F) whose own CRC-32 matched: the chunk's CRC pass checks every frame's CRC too,
+ * in the same single pass over the bytes (RECORDING.md, "Reading and damage"). Such a frame can be
+ * decoded with pod_decode_trusted; any other record must go through pod_decode. */
+int rec_reader_frame_verified(const rec_reader_t *r);
 
 /* Fixed offsets of the file layout (RECORDING.md). */
 #define REC_MAGIC "GAITREC1"

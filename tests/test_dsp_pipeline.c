@@ -1,6 +1,7 @@
 /* test_dsp_pipeline.c - the streaming pipeline on synthetic strides with known events:
  * event timing, stride assembly, step/flight times, walk/run modes, symmetry, one foot only,
  * standing, dropouts, saturation flags, latency, window and summary statistics. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -403,6 +404,20 @@ static void test_robustness(void **state)
     make_sample(&sy, 0, 61.0, &s);
     s.gyr[1] = NAN;
     assert_true(dsp_pipeline_push(p, 0, &s) < 0);
+    /* every channel, every non-finite kind; the largest finite values pass */
+    const float nonfinite[3] = {NAN, INFINITY, -INFINITY};
+    for (int k = 0; k < 6; k++)
+        for (int b = 0; b < 3; b++) {
+            make_sample(&sy, 0, 61.0, &s);
+            *(k < 3 ? &s.acc[k] : &s.gyr[k - 3]) = nonfinite[b];
+            assert_true(dsp_pipeline_push(p, 0, &s) < 0);
+        }
+    make_sample(&sy, 0, 61.0, &s);
+    for (int k = 0; k < 3; k++) {
+        s.acc[k] = k % 2 ? -FLT_MAX : FLT_MAX;
+        s.gyr[k] = k % 2 ? FLT_MAX : -FLT_MAX;
+    }
+    assert_int_equal(dsp_pipeline_push(p, 0, &s), 0);
     make_sample(&sy, 0, 10.0, &s);
     assert_true(dsp_pipeline_push(p, 0, &s) < 0);
     assert_true(dsp_pipeline_push(p, 2, &s) < 0);

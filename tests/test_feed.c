@@ -199,6 +199,86 @@ static void test_names(void **state)
     assert_string_equal(feed_mode_name(DSP_MODE_UNKNOWN), "unknown");
 }
 
+/* Decimals feed_stride_write promises per key (FEEDS.md). */
+static int stride_decimals(const char *key)
+{
+    if (!strcmp(key, "duty"))
+        return 6;
+    if (!strcmp(key, "cadence_spm"))
+        return 4;
+    if (!strcmp(key, "impact_g") || !strcmp(key, "braking_g"))
+        return 5;
+    if (strstr(key, "_dps") || strstr(key, "_deg"))
+        return 4;
+    return 7; /* seconds */
+}
+
+/* feed_stride_write's line parses to feed_stride's object: same keys in the same order, same
+ * strings, nulls and integers, reals within half a unit of the last decimal. */
+static void check_stride_line(const dsp_stride_t *s)
+{
+    char line[FEED_STRIDE_LINE_MAX];
+    int n = feed_stride_write(s, line, sizeof line);
+    assert_true(n > 0 && (size_t)n == strlen(line) && line[n - 1] == '\n');
+    assert_null(memchr(line, '\n', (size_t)n - 1));
+    json_error_t je;
+    json_t *got = json_loads(line, 0, &je);
+    if (!got)
+        fail_msg("not JSON: %s (%s)", line, je.text);
+    json_t *want = feed_stride(NULL, s);
+    assert_non_null(want);
+    assert_int_equal(json_object_size(got), json_object_size(want));
+    void *ig = json_object_iter(got), *iw = json_object_iter(want);
+    while (iw) {
+        const char *key = json_object_iter_key(iw);
+        assert_string_equal(json_object_iter_key(ig), key);
+        json_t *a = json_object_iter_value(ig), *b = json_object_iter_value(iw);
+        if (json_is_real(b)) {
+            assert_true(json_is_real(a));
+            double x = json_real_value(a), y = json_real_value(b);
+            double tol = 0.5 * pow(10.0, -stride_decimals(key)) + 1e-15 * fabs(y);
+            if (!(fabs(x - y) <= tol))
+                fail_msg("%s: %.17g written as %.17g (%s)", key, y, x, line);
+        } else {
+            assert_true(json_equal(a, b));
+        }
+        ig = json_object_iter_next(got, ig);
+        iw = json_object_iter_next(want, iw);
+    }
+    json_decref(got);
+    json_decref(want);
+}
+
+static void test_stride_write(void **state)
+{
+    (void)state;
+    dsp_stride_t s = sample_stride();
+    check_stride_line(&s);
+    char small[FEED_STRIDE_LINE_MAX - 1];
+    assert_int_equal(feed_stride_write(&s, small, sizeof small), -1);
+    /* rounding carries, negatives, zero, huge and non-finite values, Unix times, every strike
+     * and mode, no saturation */
+    const double vals[] = {0.0,        -0.0,      0.99999999,   -0.99999996, 1.5e-9,
+                           -3.2e-5,    172.62606, 1764370000.1234567, 1e15, -2.5e300,
+                           NAN,        INFINITY,  -INFINITY,    123456.78901234, 0.05};
+    size_t nv = sizeof vals / sizeof vals[0];
+    for (size_t r = 0; r < 200; r++) {
+        s.foot = (uint8_t)(r % 2);
+        s.mode = (uint8_t)(r % 3);
+        s.strike = (uint8_t)(r % 4);
+        s.saturated = (uint8_t)(r % 4);
+        s.index = (uint32_t)(r * 7919);
+        double *f[] = {&s.t_ic,        &s.t_to,          &s.t_next_ic,   &s.stride_s,
+                       &s.contact_s,   &s.swing_s,       &s.step_s,      &s.flight_s,
+                       &s.duty,        &s.cadence_spm,   &s.impact_g,    &s.pushoff_dps,
+                       &s.swing_peak_dps, &s.braking_g,  &s.strike_angle_deg,
+                       &s.pronation_deg, &s.pronation_vel_dps};
+        for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
+            *f[k] = vals[(r * 3 + k * 5) % nv] * (r % 5 == 0 ? 1.0 : 0.37 * (double)(r % 7));
+        check_stride_line(&s);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +286,7 @@ int main(void)
         cmocka_unit_test(test_window),
         cmocka_unit_test(test_summary),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_stride_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -341,6 +341,36 @@ static void test_frame_to_samples(void **state)
     assert_true(fabs(out[1].t - (1700000005.0 + 0.0025)) < 1e-6);
 }
 
+/* dsp_raw_to_si_block (the per-frame conversion behind input_frame_to_samples) gives exactly
+ * what dsp_raw_to_si gives sample by sample: rails, calibration or none, every range. */
+static void test_raw_to_si_block(void **state)
+{
+    (void)state;
+    static int16_t raw[POD_MAX_SAMPLES][6];
+    uint32_t x = 2463534242u;
+    for (unsigned i = 0; i < POD_MAX_SAMPLES; i++)
+        for (int k = 0; k < 6; k++) {
+            x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+            raw[i][k] = (int16_t)(i % 17 == 3 ? (k % 2 ? INT16_MIN : INT16_MAX) : (int)(x % 65536) - 32768);
+        }
+    dsp_calib_t cal = {{0.05f, -0.02f, 0.3f}, {1.01f, 0.99f, 1.003f}, {-1.5f, 0.25f, 2.0f}};
+    const unsigned acc[] = {2, 16, 32}, gyr[] = {125, 2000, 4000};
+    for (int c = 0; c < 2; c++)
+        for (int r = 0; r < 3; r++) {
+            static dsp_sample_t blk[POD_MAX_SAMPLES];
+            dsp_raw_to_si_block((const int16_t(*)[6])raw, POD_MAX_SAMPLES, acc[r], gyr[r],
+                                c ? &cal : NULL, blk);
+            for (unsigned i = 0; i < POD_MAX_SAMPLES; i++) {
+                dsp_sample_t one;
+                memset(&one, 0, sizeof one);
+                dsp_raw_to_si(raw[i], acc[r], gyr[r], c ? &cal : NULL, &one);
+                assert_memory_equal(blk[i].acc, one.acc, sizeof one.acc);
+                assert_memory_equal(blk[i].gyr, one.gyr, sizeof one.gyr);
+                assert_int_equal(blk[i].saturated, one.saturated);
+            }
+        }
+}
+
 typedef struct recfile {
     uint8_t *buf;
     size_t len;
@@ -512,6 +542,118 @@ static void test_recording_damage(void **state)
     assert_null(input_open(path, 0, err, sizeof err));
     snprintf(want, sizeof want, "%s: byte 0: header CRC mismatch", path);
     assert_string_equal(err, want);
+    free(r.buf);
+}
+
+/* A recording larger than input.c's read window (about 1.3 MB): chunk 0 near the largest legal
+ * size (1 MiB), then chunks of about 64 KiB; 2 pods x 700 frames x 100 samples (1.7 MB). */
+#define BIG_FRAMES 700
+static recfile_t make_big_rec(size_t *chunk_off, size_t *n_chunks, size_t *rec_off)
+{
+    recfile_t r;
+    memset(&r, 0, sizeof r);
+    r.buf = malloc(4u << 20);
+    rec_header_t h;
+    rec_header_init(&h);
+    strcpy(h.athlete, "big");
+    h.n_pods = 2;
+    for (int p = 0; p < 2; p++) {
+        snprintf(h.pods[p].serial, sizeof h.pods[p].serial, "P%d", p);
+        h.pods[p].foot = p ? 'R' : 'L';
+        h.pods[p].rate_hz = 500;
+        h.pods[p].acc_range_g = 16;
+        h.pods[p].gyr_range_dps = 2000;
+    }
+    assert_int_equal(rec_header_encode(&h, r.buf, 4u << 20, &r.len), 0);
+    rec_chunk_t *c = malloc(sizeof *c);
+    uint8_t enc[POD_MAX_FRAME];
+    size_t elen, nrec = 0;
+    *n_chunks = 0;
+    rec_chunk_init(c, 0);
+    for (int k = 0; k < BIG_FRAMES; k++) {
+        for (int foot = 0; foot < 2; foot++) {
+            pod_msg_t m = frame((uint32_t)k, (uint64_t)k * 200000, 100, foot);
+            assert_int_equal(pod_encode(&m, enc, sizeof enc, &elen), 0);
+            size_t limit = *n_chunks == 0 ? REC_MAX_CHUNK : 65536;
+            if (rec_chunk_payload(c) + REC_RECORD_OVERHEAD + elen > limit) {
+                size_t bl;
+                const uint8_t *b = rec_chunk_finish(c, &bl);
+                chunk_off[(*n_chunks)++] = r.len;
+                memcpy(r.buf + r.len, b, bl);
+                r.len += bl;
+                rec_chunk_init(c, c->index + 1);
+            }
+            rec_off[nrec++] = r.len + 12 + rec_chunk_payload(c);
+            assert_int_equal(rec_chunk_add(c, (uint8_t)foot, enc, elen), 0);
+        }
+    }
+    size_t bl;
+    const uint8_t *b = rec_chunk_finish(c, &bl);
+    chunk_off[(*n_chunks)++] = r.len;
+    memcpy(r.buf + r.len, b, bl);
+    r.len += bl;
+    free(c);
+    return r;
+}
+
+static void test_recording_streamed(void **state)
+{
+    fixture_t *fx = *state;
+    static size_t chunk_off[64], rec_off[2 * BIG_FRAMES];
+    size_t n_chunks;
+    recfile_t r = make_big_rec(chunk_off, &n_chunks, rec_off);
+    assert_true(r.len > (3u << 19) && n_chunks > 8);
+    assert_true(chunk_off[1] - chunk_off[0] > 1000000); /* a chunk near the 1 MiB limit */
+    const char *path = tpath(fx, "big.gaitrec");
+    write_bytes(path, r.buf, r.len);
+    all_t *a = read_all(path, 0);
+    assert_int_equal(a->n_err, 0);
+    assert_int_equal(a->n, 2 * BIG_FRAMES * 100);
+    assert_merged(a);
+    /* the last sample of the right foot: frame BIG_FRAMES-1, sample 99 */
+    pod_msg_t m = frame(BIG_FRAMES - 1, 0, 100, 1);
+    dsp_sample_t want;
+    dsp_raw_to_si(m.u.samples.s[99], 16, 2000, NULL, &want);
+    assert_int_equal(a->v[a->n - 1].foot, DSP_RIGHT);
+    assert_memory_equal(a->v[a->n - 1].s.acc, want.acc, sizeof want.acc);
+    assert_memory_equal(a->v[a->n - 1].s.gyr, want.gyr, sizeof want.gyr);
+    free_all(a);
+
+    /* cut inside a chunk beyond the first window: every chunk before it, then the damage at
+     * that chunk's file offset */
+    size_t ci = n_chunks - 3;
+    path = tpath(fx, "bigcut.gaitrec");
+    write_bytes(path, r.buf, chunk_off[ci] + 100);
+    a = read_all(path, 0);
+    assert_int_equal(a->n_err, 1);
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s: byte %zu: ", path, chunk_off[ci]);
+    assert_memory_equal(a->errs[0], msg, strlen(msg));
+    size_t recs = 0;
+    while (rec_off[recs] < chunk_off[ci])
+        recs++;
+    assert_int_equal(a->n, recs * 100);
+    free_all(a);
+
+    /* a corrupt pod frame beyond the first window, its chunk's CRC recomputed: reported at the
+     * record's offset as a frame CRC mismatch (the chunk pass checks frame CRCs too) */
+    size_t bad = 2 * BIG_FRAMES - 40;
+    ci = 0;
+    while (ci + 1 < n_chunks && chunk_off[ci + 1] <= rec_off[bad])
+        ci++;
+    r.buf[rec_off[bad] + 3 + 100] ^= 0x01;
+    size_t plen = proto_get_u32le(r.buf + chunk_off[ci] + 8);
+    proto_put_u32le(r.buf + chunk_off[ci] + 12 + plen,
+                    proto_crc32(r.buf + chunk_off[ci] + 4, 8 + plen));
+    path = tpath(fx, "bigbad.gaitrec");
+    write_bytes(path, r.buf, r.len);
+    a = read_all(path, 0);
+    assert_int_equal(a->n_err, 1);
+    snprintf(msg, sizeof msg, "%s: byte %zu: ", path, rec_off[bad]);
+    assert_memory_equal(a->errs[0], msg, strlen(msg));
+    assert_non_null(strstr(a->errs[0], "CRC"));
+    assert_int_equal(a->n, bad * 100);
+    free_all(a);
     free(r.buf);
 }
 
@@ -691,8 +833,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_csv_foot_blocks_are_merged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_csv_rates, setup, teardown),
         cmocka_unit_test(test_frame_to_samples),
+        cmocka_unit_test(test_raw_to_si_block),
         cmocka_unit_test_setup_teardown(test_recording_merge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recording_damage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recording_streamed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_convert_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_convert_wide_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_convert_errors, setup, teardown),

@@ -66,6 +66,24 @@ static void roundtrip(const pod_msg_t *m)
     assert_memory_equal(&d, m, sizeof d);
     /* exactly the reported length is needed */
     assert_int_equal(pod_decode(buf, len - 1, &d, &used), PROTO_ERR_TRUNCATED);
+    /* the trusted decoder (no CRC comparison) gives the same message, also behind a wrong CRC;
+     * for a sample frame it writes the samples s[0..n) only */
+    for (int bad_crc = 0; bad_crc < 2; bad_crc++) {
+        buf[len - 1] ^= (uint8_t)bad_crc;
+        pod_msg_t t;
+        memset(&t, 0x5A, sizeof t);
+        used = 0;
+        assert_int_equal(pod_decode_trusted(buf, len, &t, &used), 0);
+        assert_int_equal(used, len);
+        if (m->type == POD_MSG_SAMPLES)
+            assert_memory_equal(&t, m,
+                                offsetof(pod_msg_t, u.samples.s) +
+                                    (size_t)m->u.samples.n * sizeof m->u.samples.s[0]);
+        else
+            assert_memory_equal(&t, m, sizeof t);
+        assert_int_equal(pod_decode_trusted(buf, len - 1, &t, &used), PROTO_ERR_TRUNCATED);
+        buf[len - 1] ^= (uint8_t)bad_crc;
+    }
     /* too small output buffer */
     size_t l2;
     assert_int_equal(pod_encode(m, buf, len - 1, &l2), PROTO_ERR_SPACE);
@@ -243,6 +261,20 @@ static void test_corrupt_and_truncated(void **state)
         }
     }
     assert_int_equal(pod_decode(buf, len, &d, &used), 0);
+    /* the trusted decoder: the same on every truncation; a flipped sync byte is still MAGIC, a
+     * flipped CRC byte goes unnoticed (the caller verified the bytes) */
+    for (size_t l = 0; l < len; l++) {
+        uint8_t *copy = malloc(l ? l : 1);
+        memcpy(copy, buf, l);
+        assert_int_equal(pod_decode_trusted(copy, l, &d, &used), PROTO_ERR_TRUNCATED);
+        free(copy);
+    }
+    buf[1] ^= 0x01;
+    assert_int_equal(pod_decode_trusted(buf, len, &d, &used), PROTO_ERR_MAGIC);
+    buf[1] ^= 0x01;
+    buf[len - 2] ^= 0x01;
+    assert_int_equal(pod_decode_trusted(buf, len, &d, &used), 0);
+    buf[len - 2] ^= 0x01;
 }
 
 /* Patches a field of a valid frame and fixes its CRC, then expects `want`. */
@@ -254,6 +286,7 @@ static void expect_patched(const pod_msg_t *m, size_t off, const uint8_t *bytes,
     recrc(buf, len);
     pod_msg_t d;
     assert_int_equal(pod_decode(buf, len, &d, &used), want);
+    assert_int_equal(pod_decode_trusted(buf, len, &d, &used), want); /* same checks but CRC */
 }
 
 static void test_validation(void **state)

@@ -1,5 +1,6 @@
 /* test_rec.c - .gaitrec: header and chunk round trips, truncation at every offset, bit flips,
- * missing chunks, invalid records. */
+ * missing chunks, invalid records; the frame CRCs checked in the chunk pass
+ * (rec_reader_frame_verified); streaming through a moving window equals reading the image. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -353,6 +354,136 @@ static void test_bad_records(void **state)
     free(buf);
 }
 
+static void test_frames_verified(void **state)
+{
+    (void)state;
+    file_t *f = make_file();
+    rec_reader_t r;
+    rec_header_t h;
+    uint8_t pod;
+    const uint8_t *frame;
+    size_t flen, n = 0;
+    assert_int_equal(rec_reader_open(&r, f->buf, f->len, &h), 0);
+    while (rec_reader_next(&r, &pod, &frame, &flen) == 1) {
+        assert_int_equal(rec_reader_frame_verified(&r), 1);
+        n++;
+    }
+    assert_int_equal(n, N_CHUNKS * REC_PER_CHUNK);
+    assert_int_equal(rec_reader_frame_verified(&r), 0); /* nothing yielded by the last call */
+
+    /* a frame byte flipped in record 7 (chunk 1), the chunk CRC recomputed: the chunk is intact
+     * and all its records are yielded, but from record 7 on they are not verified (decoders must
+     * check their CRC); chunks 2.. are verified again */
+    size_t off = f->chunk_off[1] + 12;
+    for (int k = 0; k < 2; k++)
+        off += REC_RECORD_OVERHEAD + f->frame_len[REC_PER_CHUNK + k];
+    f->buf[off + REC_RECORD_OVERHEAD + 12] ^= 0x10;
+    size_t plen = proto_get_u32le(f->buf + f->chunk_off[1] + 8);
+    proto_put_u32le(f->buf + f->chunk_off[1] + 12 + plen,
+                    proto_crc32(f->buf + f->chunk_off[1] + 4, 8 + plen));
+    assert_int_equal(rec_reader_open(&r, f->buf, f->len, &h), 0);
+    n = 0;
+    while (rec_reader_next(&r, &pod, &frame, &flen) == 1) {
+        int want = !(n >= REC_PER_CHUNK + 2 && n < 2 * REC_PER_CHUNK);
+        assert_int_equal(rec_reader_frame_verified(&r), want);
+        pod_msg_t m;
+        size_t used;
+        if (!want && n == REC_PER_CHUNK + 2)
+            assert_int_equal(pod_decode(frame, flen, &m, &used), PROTO_ERR_CRC);
+        n++;
+    }
+    assert_int_equal(n, N_CHUNKS * REC_PER_CHUNK);
+    free_file(f);
+}
+
+/* Reads buf[0..len) as daemon/input.c does: through a window of wincap bytes moved along the
+ * "file" (rec_reader_want / rec_reader_rebase). Same results as read_all on the whole image. */
+static int stream_all(const file_t *f, const uint8_t *buf, size_t len, size_t wincap, size_t *n,
+                      rec_reader_t *r)
+{
+    uint8_t *win = malloc(wincap);
+    size_t wlen = len < wincap ? len : wincap, fpos = wlen; /* fpos: next file byte to read */
+    memcpy(win, buf, wlen);
+    rec_header_t h;
+    *n = 0;
+    int rc = rec_reader_open(r, win, wlen, &h);
+    uint8_t pod;
+    const uint8_t *frame;
+    size_t flen;
+    while (rc == 0) {
+        size_t want = rec_reader_want(r);
+        if (want && wlen - r->pos < want && fpos < len) {
+            size_t keep = wlen - r->pos;
+            memmove(win, win + r->pos, keep);
+            size_t more = len - fpos < wincap - keep ? len - fpos : wincap - keep;
+            memcpy(win + keep, buf + fpos, more);
+            size_t base = r->base + r->pos;
+            fpos += more;
+            wlen = keep + more;
+            rec_reader_rebase(r, win, wlen, base);
+        }
+        int got = rec_reader_next(r, &pod, &frame, &flen);
+        if (got <= 0) {
+            rc = got;
+            break;
+        }
+        assert_int_equal(pod, *n % 2);
+        assert_int_equal(flen, f->frame_len[*n]);
+        assert_memory_equal(frame, f->frames[*n], flen);
+        assert_int_equal(rec_reader_frame_verified(r), 1);
+        (*n)++;
+    }
+    free(win);
+    return rc;
+}
+
+static void test_streaming_window(void **state)
+{
+    (void)state;
+    file_t *f = make_file();
+    size_t biggest = 0;
+    for (int ci = 0; ci < N_CHUNKS; ci++)
+        if (f->chunk_off[ci + 1] - f->chunk_off[ci] > biggest)
+            biggest = f->chunk_off[ci + 1] - f->chunk_off[ci];
+    /* windows from one largest chunk (the minimum input.c guarantees) to a few chunks, on every
+     * truncation of the file and on damaged chunks: the same records, status and offsets */
+    size_t caps[] = {biggest > f->header_len ? biggest : f->header_len, biggest + 7,
+                     2 * biggest + 3};
+    for (size_t w = 0; w < sizeof caps / sizeof caps[0]; w++) {
+        for (size_t cut = f->header_len; cut <= f->len; cut++) {
+            rec_reader_t a, b;
+            size_t na, nb;
+            int ra = read_all(f, f->buf, cut, &na, &a);
+            int rb = stream_all(f, f->buf, cut, caps[w], &nb, &b);
+            assert_int_equal(ra, rb);
+            assert_int_equal(na, nb);
+            if (ra < 0) {
+                assert_int_equal(a.error_offset, b.error_offset);
+                assert_string_equal(a.error_msg, b.error_msg);
+            }
+        }
+        for (size_t byte = f->chunk_off[0]; byte < f->len; byte += 13) {
+            /* a flipped length field can announce a chunk longer than these small windows (the
+             * real window holds the largest legal chunk, REC_MAX_CHUNK): not compared here */
+            int in_len_field = 0;
+            for (int ci = 0; ci < N_CHUNKS; ci++)
+                in_len_field |= byte >= f->chunk_off[ci] + 8 && byte < f->chunk_off[ci] + 12;
+            if (in_len_field)
+                continue;
+            f->buf[byte] ^= 0x04;
+            rec_reader_t a, b;
+            size_t na, nb;
+            int ra = read_all(f, f->buf, f->len, &na, &a);
+            int rb = stream_all(f, f->buf, f->len, caps[w], &nb, &b);
+            assert_int_equal(ra, rb);
+            assert_int_equal(na, nb);
+            assert_int_equal(a.error_offset, b.error_offset);
+            f->buf[byte] ^= 0x04;
+        }
+    }
+    free_file(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +494,8 @@ int main(void)
         cmocka_unit_test(test_bit_flips),
         cmocka_unit_test(test_missing_chunk),
         cmocka_unit_test(test_bad_records),
+        cmocka_unit_test(test_frames_verified),
+        cmocka_unit_test(test_streaming_window),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

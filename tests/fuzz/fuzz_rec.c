@@ -7,7 +7,9 @@
  * stricter) encodes to a block that opens again and re-encodes to the same bytes.
  * CRCs stop mutated inputs early, so each input is also checked a second time with every CRC
  * recomputed (pod frames inside records, chunks, header): the record and header parsers then see
- * arbitrary contents behind valid checksums. */
+ * arbitrary contents behind valid checksums. A record the reader reports as verified
+ * (rec_reader_frame_verified: its pod frame's CRC checked in the chunk pass) must pass
+ * pod_decode's CRC check, and pod_decode_trusted must agree with pod_decode on it. */
 #include <string.h>
 #include "fuzz.h"
 #include "input.h"
@@ -72,7 +74,17 @@ static void check_file(const uint8_t *data, size_t size)
         FUZZ_CHECK(++n <= MAX_RECORDS || size / REC_RECORD_OVERHEAD >= (size_t)n);
 
         size_t used = 0;
-        if (pod_decode(frame, flen, &m, &used) == 0) {
+        int drc = pod_decode(frame, flen, &m, &used);
+        if (rec_reader_frame_verified(&r)) {
+            /* the chunk pass verified this frame's CRC: pod_decode agrees, and the trusted
+             * decoder (what daemon/input.c uses then) gives the same result */
+            static pod_msg_t mt;
+            size_t used_t = 0;
+            FUZZ_CHECK(drc != PROTO_ERR_CRC);
+            FUZZ_CHECK(pod_decode_trusted(frame, flen, &mt, &used_t) == drc);
+            FUZZ_CHECK(drc < 0 || used_t == used);
+        }
+        if (drc == 0) {
             FUZZ_CHECK(used <= flen);
             if (m.type == POD_MSG_SAMPLES) {
                 unsigned k = input_frame_to_samples(&h.pods[pod], 0, &m.u.samples, out);
