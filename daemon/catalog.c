@@ -283,6 +283,11 @@ static int user_version(catalog_t *c, int *v)
  * transaction (the version is re-read inside it, so two processes opening at once are safe). */
 static int migrate(catalog_t *c)
 {
+    /* up to date (the usual case): no write transaction, so a catalog that another process
+     * holds locked, or a read-only one, still opens (its writes fail later and are retried) */
+    int v0;
+    if (user_version(c, &v0) == CATALOG_OK && v0 == N_MIGRATIONS)
+        return CATALOG_OK;
     for (;;) {
         int rc = begin(c);
         if (rc)
@@ -769,4 +774,92 @@ void catalog_summary_from_dsp(const dsp_summary_t *s, catalog_summary_t *out)
     out->contact_si_pct = s->main.contact_si_pct;
     out->stride_si_pct = s->main.stride_si_pct;
     out->step_si_pct = s->main.step_si_pct;
+}
+
+/* ---- JSON of a session row (gaitctl sessions --json, the control command `sessions`) ---- */
+
+static void cj_real(json_t *o, const char *key, double v)
+{
+    json_object_set_new(o, key, isfinite(v) ? json_real(v) : json_null());
+}
+
+static void cj_str(json_t *o, const char *key, const char *v)
+{
+    json_object_set_new(o, key, v ? json_string(v) : json_null());
+}
+
+/* ISO 8601 week "2026-W48" of a catalog time "YYYY-MM-DDT..." ("?" if unreadable). */
+void catalog_iso_week(const char *utc, char *out, size_t cap)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!utc || sscanf(utc, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3) {
+        snprintf(out, cap, "?");
+        return;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_hour = 12;
+    time_t t = timegm(&tm);
+    struct tm n;
+    if (t == (time_t)-1 || !gmtime_r(&t, &n) || !strftime(out, cap, "%G-W%V", &n))
+        snprintf(out, cap, "?");
+}
+
+json_t *catalog_session_json(const catalog_session_t *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("session"));
+    json_object_set_new(o, "id", json_integer(r->id));
+    cj_str(o, "athlete", r->athlete);
+    cj_str(o, "state", r->state);
+    cj_str(o, "source", r->source);
+    cj_str(o, "started_utc", r->started_utc);
+    cj_str(o, "ended_utc", r->ended_utc);
+    char week[16];
+    catalog_iso_week(r->started_utc, week, sizeof week);
+    json_object_set_new(o, "week", json_string(week));
+    cj_str(o, "recording", r->recording);
+    cj_real(o, "duration_s", r->sum.duration_s);
+    json_object_set_new(o, "strides", json_pack("{s:I,s:I}", "L", (json_int_t)r->sum.strides[0],
+                                                "R", (json_int_t)r->sum.strides[1]));
+    cj_real(o, "cadence_spm", r->sum.cadence_spm);
+    json_t *contact = json_object();
+    cj_real(contact, "L", r->sum.contact_s[0]);
+    cj_real(contact, "R", r->sum.contact_s[1]);
+    json_object_set_new(o, "contact_s", contact);
+    json_t *sym = json_object();
+    cj_real(sym, "contact_si_pct", r->sum.contact_si_pct);
+    cj_real(sym, "stride_si_pct", r->sum.stride_si_pct);
+    cj_real(sym, "step_si_pct", r->sum.step_si_pct);
+    json_object_set_new(o, "symmetry", sym);
+    json_t *focus = r->sum.focus_json ? json_loads(r->sum.focus_json, 0, NULL) : NULL;
+    json_object_set_new(o, "focus", focus ? focus : json_array());
+    return o;
+}
+
+
+int catalog_list_pods(catalog_t *c, catalog_pod_cb cb, void *user)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(c->db, "SELECT serial, athlete, foot FROM pods ORDER BY serial", -1, &s,
+                           NULL) != SQLITE_OK)
+        return fail_sql(c, "list pods");
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *serial = (const char *)sqlite3_column_text(s, 0);
+        const char *ath = (const char *)sqlite3_column_text(s, 1);
+        const char *foot = (const char *)sqlite3_column_text(s, 2);
+        if (cb(serial ? serial : "", ath, foot ? foot[0] : 0, user)) {
+            sqlite3_finalize(s);
+            return CATALOG_ERR_STOPPED;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        rc = fail_sql(c, "list pods");
+        sqlite3_finalize(s);
+        return rc;
+    }
+    sqlite3_finalize(s);
+    return CATALOG_OK;
 }

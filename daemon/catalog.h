@@ -26,6 +26,7 @@
 #define GAITD_CATALOG_H
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include "dsp.h"
 
 #define CATALOG_SCHEMA_VERSION 1
@@ -142,6 +143,17 @@ int catalog_is_run_synced(catalog_t *c, const char *serial, uint32_t run_id);
 void catalog_summary_from_dsp(const dsp_summary_t *s, catalog_summary_t *out);
 /* A summary with every metric unknown (NAN, 0 strides, no JSON). */
 void catalog_summary_empty(catalog_summary_t *out);
+
+/* ISO 8601 week "2026-W48" of a catalog time "YYYY-MM-DDT..." into out ("?" if unreadable). */
+void catalog_iso_week(const char *utc, char *out, size_t cap);
+/* {"type":"session","id","athlete","state","source","started_utc","ended_utc","week",
+ * "recording","duration_s","strides":{L,R},"cadence_spm","contact_s":{L,R},"symmetry":{...},
+ * "focus":[...]} of a row (NULL metrics as null). New reference. */
+json_t *catalog_session_json(const catalog_session_t *r);
+/* Pods as stored: cb(serial, athlete or NULL, foot or 0, user) per row, by serial; a non-zero
+ * return stops (CATALOG_ERR_STOPPED). */
+typedef int (*catalog_pod_cb)(const char *serial, const char *athlete, char foot, void *user);
+int catalog_list_pods(catalog_t *c, catalog_pod_cb cb, void *user);
 
 /* Formats unix_us as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (at least 25 bytes). Returns buf. */
 char *catalog_utc(int64_t unix_us, char *buf, size_t cap);

@@ -15,6 +15,7 @@
 #include "dsp_focus.h"
 #include "feed.h"
 #include "gaitctl.h"
+#include "baseline.h"
 #include "report.h"
 
 static void usage(FILE *f)
@@ -51,28 +52,6 @@ static int find_cb(const catalog_session_t *row, void *user)
     snprintf(c->recording, sizeof c->recording, "%s", row->recording ? row->recording : "");
     snprintf(c->athlete, sizeof c->athlete, "%s", row->athlete ? row->athlete : "");
     return 1;
-}
-
-typedef struct base_ctx {
-    focus_baseline_t *b;
-    int64_t before_id;               /* only sessions with a smaller id (0: all) */
-    int n;
-} base_ctx_t;
-
-/* Adds a past session's stored focus metrics (summary_json "focus_metrics") to the baseline. */
-static int base_cb(const catalog_session_t *row, void *user)
-{
-    base_ctx_t *c = user;
-    if ((c->before_id && row->id >= c->before_id) || !row->sum.summary_json)
-        return 0;
-    json_t *o = json_loads(row->sum.summary_json, 0, NULL);
-    focus_metrics_t m;
-    if (o && report_metrics_from_json(o, &m) > 0) {
-        focus_baseline_add(c->b, &m);
-        c->n++;
-    }
-    json_decref(o);
-    return 0;
 }
 
 static int is_session_id(const char *s)
@@ -117,13 +96,13 @@ static int from_catalog(const char *db, const char **path, const char *athlete, 
         }
     }
     if (!rc && athlete && *athlete) {
-        base_ctx_t bc = {base, fc.found ? fc.id : 0, 0};
-        int hr = catalog_history(c, athlete, base_cb, &bc);
-        if (hr != CATALOG_OK && hr != CATALOG_ERR_STOPPED) {
+        int nb = baseline_from_catalog(c, athlete, fc.found ? fc.id : 0, base);
+        if (nb < 0) {
             snprintf(err, errcap, "%s", catalog_errmsg(c));
             rc = -1;
+        } else {
+            *n_base = nb;
         }
-        *n_base = bc.n;
     }
     catalog_close(&c);
     return rc;

@@ -128,29 +128,6 @@ static void set_real(json_t *o, const char *key, double v)
     json_object_set_new(o, key, isfinite(v) ? json_real(v) : json_null());
 }
 
-static void set_str(json_t *o, const char *key, const char *v)
-{
-    json_object_set_new(o, key, v ? json_string(v) : json_null());
-}
-
-/* ISO 8601 week "2026-W48" of a catalog time "YYYY-MM-DDT..." ("?" if unreadable). */
-static void iso_week(const char *utc, char *out, size_t cap)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    if (!utc || sscanf(utc, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3) {
-        snprintf(out, cap, "?");
-        return;
-    }
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    tm.tm_hour = 12;
-    time_t t = timegm(&tm);
-    struct tm n;
-    if (t == (time_t)-1 || !gmtime_r(&t, &n) || !strftime(out, cap, "%G-W%V", &n))
-        snprintf(out, cap, "?");
-}
-
 /* Top focus area of a focus JSON array as "calves L 0.72", or "-". */
 static void top_focus(const char *focus_json, char *out, size_t cap)
 {
@@ -179,34 +156,7 @@ static const char *num(char *buf, size_t cap, const char *fmt, double v)
 
 static json_t *session_json(const catalog_session_t *r)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "type", json_string("session"));
-    json_object_set_new(o, "id", json_integer(r->id));
-    set_str(o, "athlete", r->athlete);
-    set_str(o, "state", r->state);
-    set_str(o, "source", r->source);
-    set_str(o, "started_utc", r->started_utc);
-    set_str(o, "ended_utc", r->ended_utc);
-    char week[16];
-    iso_week(r->started_utc, week, sizeof week);
-    json_object_set_new(o, "week", json_string(week));
-    set_str(o, "recording", r->recording);
-    set_real(o, "duration_s", r->sum.duration_s);
-    json_object_set_new(o, "strides", json_pack("{s:I,s:I}", "L", (json_int_t)r->sum.strides[0],
-                                                "R", (json_int_t)r->sum.strides[1]));
-    set_real(o, "cadence_spm", r->sum.cadence_spm);
-    json_t *contact = json_object();
-    set_real(contact, "L", r->sum.contact_s[0]);
-    set_real(contact, "R", r->sum.contact_s[1]);
-    json_object_set_new(o, "contact_s", contact);
-    json_t *sym = json_object();
-    set_real(sym, "contact_si_pct", r->sum.contact_si_pct);
-    set_real(sym, "stride_si_pct", r->sum.stride_si_pct);
-    set_real(sym, "step_si_pct", r->sum.step_si_pct);
-    json_object_set_new(o, "symmetry", sym);
-    json_t *focus = r->sum.focus_json ? json_loads(r->sum.focus_json, 0, NULL) : NULL;
-    json_object_set_new(o, "focus", focus ? focus : json_array());
-    return o;
+    return catalog_session_json(r);
 }
 
 static int print_json(json_t *o)
@@ -317,7 +267,7 @@ static int hist_cb(const catalog_session_t *r, void *user)
 {
     hist_ctx_t *x = user;
     char week[16];
-    iso_week(r->started_utc, week, sizeof week);
+    catalog_iso_week(r->started_utc, week, sizeof week);
     if (!x->n_weeks || strcmp(x->weeks[x->n_weeks - 1].name, week)) {
         if (x->n_weeks == x->cap_weeks) {
             int cap = x->cap_weeks ? 2 * x->cap_weeks : 16;

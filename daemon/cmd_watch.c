@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <zmq.h>
 #include "gaitctl.h"
+#include "keys.h"
 
 static void watch_usage(FILE *f)
 {
@@ -25,7 +26,9 @@ static void watch_usage(FILE *f)
                "  prints feed messages as JSON lines with \"topic\" added, e.g.\n"
                "  gaitctl watch tcp://127.0.0.1:5556 gait/sim1/\n"
                "  --count N    exit after N messages\n"
-               "  --timeout S  exit after S seconds\n");
+               "  --timeout S  exit after S seconds\n"
+               "  --server-key FILE --client-key FILE   CURVE: gaitd's .pub and your .key\n"
+               "               (default $GAITD_SERVER_KEY, $GAITD_CLIENT_KEY; SECURITY.md)\n");
 }
 
 static double now_s(void)
@@ -75,6 +78,7 @@ static int print_message(const char *topic, size_t tlen, const char *body, size_
 int cmd_watch(int argc, char **argv)
 {
     const char *endpoint = NULL, *prefix = "";
+    const char *server_key = getenv("GAITD_SERVER_KEY"), *client_key = getenv("GAITD_CLIENT_KEY");
     long count = -1;
     double timeout = -1;
     for (int i = 1; i < argc; i++) {
@@ -96,6 +100,8 @@ int cmd_watch(int argc, char **argv)
                 fprintf(stderr, "gaitctl watch: --timeout: expected seconds >= 0\n");
                 return 2;
             }
+        } else if ((!strcmp(a, "--server-key") || !strcmp(a, "--client-key")) && i + 1 < argc) {
+            *(a[2] == 's' ? &server_key : &client_key) = argv[++i];
         } else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "gaitctl watch: unknown option '%s'\n", a);
             watch_usage(stderr);
@@ -132,6 +138,18 @@ int cmd_watch(int argc, char **argv)
     void *sock = zmq_socket(ctx, ZMQ_SUB);
     int zero = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero);
+    char kerr[600];
+    if ((server_key && *server_key) != (client_key && *client_key)) {
+        fprintf(stderr, "gaitctl watch: CURVE needs both --server-key and --client-key\n");
+        status = 2;
+        goto out;
+    }
+    if (server_key && *server_key &&
+        keys_client_setup(sock, server_key, client_key, kerr, sizeof kerr) != 0) {
+        fprintf(stderr, "gaitctl watch: %s\n", kerr);
+        status = 1;
+        goto out;
+    }
     if (zmq_connect(sock, endpoint) != 0) {
         fprintf(stderr, "gaitctl watch: %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
         status = 1;

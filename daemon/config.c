@@ -22,6 +22,8 @@ void config_default(config_t *c)
     c->sim_seed = 1;
     c->window_period_s = 5.0;
     c->status_period_s = 2.0;
+    c->usb_erase = 1;
+    snprintf(c->usb_athlete, sizeof c->usb_athlete, "usb1");
 }
 
 /* Parser state shared by the line reader and the inih handler. */
@@ -47,14 +49,14 @@ __attribute__((format(printf, 3, 4))) static void perr(parse_t *p, int line, con
     p->err_line = line;
 }
 
-static const char *const sections[] = {"daemon", "simulate", "rates", "pods"};
+static const char *const sections[] = {"daemon", "simulate", "rates", "pods", "usb"};
 
 static int known_section(const char *s, size_t n)
 {
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
         if (strlen(sections[i]) == n && !strncmp(s, sections[i], n))
             return 1;
-    return 0;
+    return zap_cfg_section(s, n);    /* [security], [client NAME] (zap.c) */
 }
 
 /* ini_reader over p->pos: copies one line (with its '\n') into str. Counts lines, notes
@@ -90,7 +92,8 @@ static char *reader(char *str, int num, void *stream)
                 e--;
             if (!known_section(s, (size_t)(e - s)))
                 perr(p, p->line,
-                     "unknown section [%.*s] (expected [daemon], [simulate], [rates] or [pods])",
+                     "unknown section [%.*s] (expected [daemon], [simulate], [rates], [pods], "
+                     "[usb], [security] or [client NAME])",
                      (int)(e - s), s);
         }
     }
@@ -247,6 +250,10 @@ static const struct key {
     {"rates", "default_rate_hz", CONFIG_DEFAULT_RATE, K_REAL, 50, 2000, offsetof(config_t, default_rate_hz)},
     {"rates", "window_period_s", CONFIG_WINDOW_PERIOD, K_REAL, 0.5, 3600, offsetof(config_t, window_period_s)},
     {"rates", "status_period_s", CONFIG_STATUS_PERIOD, K_REAL, 0.05, 3600, offsetof(config_t, status_period_s)},
+    {"usb", "live", CONFIG_USB_LIVE, K_INT, 0, 1, offsetof(config_t, usb_live)},
+    {"usb", "sync", CONFIG_USB_SYNC, K_INT, 0, 1, offsetof(config_t, usb_sync)},
+    {"usb", "erase", CONFIG_USB_ERASE, K_INT, 0, 1, offsetof(config_t, usb_erase)},
+    {"usb", "athlete", CONFIG_USB_ATHLETE, K_STR, 0, 0, offsetof(config_t, usb_athlete)},
 };
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -333,20 +340,27 @@ static int handler(void *user, const char *section, const char *name, const char
     parse_t *p = user;
     char msg[320];
     if (!*section) {
-        perr(p, p->line, "'%s' is outside a section (start with [daemon], [simulate], [rates] "
-             "or [pods])", name);
+        perr(p, p->line, "'%s' is outside a section (start with [daemon], [simulate], [rates], "
+             "[pods], [usb], [security] or [client NAME])", name);
         return 0;
     }
     if (!known_section(section, strlen(section))) {
         /* normally reported by the reader at the section header already */
-        perr(p, p->line, "[%s] %s: unknown section [%s] (expected [daemon], [simulate], [rates] "
-             "or [pods])", section, name, section);
+        perr(p, p->line, "[%s] %s: unknown section [%s] (expected [daemon], [simulate], [rates], "
+             "[pods], [usb], [security] or [client NAME])", section, name, section);
         return 0;
     }
     if (p->indented) {
         perr(p, p->line, "[%s] %s: value continued on an indented line (values fit on one "
              "line; remove the leading spaces)", section, name);
         return 0;
+    }
+    if (zap_cfg_section(section, strlen(section))) {     /* [security], [client NAME] */
+        if (zap_cfg_set(&p->c->security, section, name, value, p->line, msg, sizeof msg)) {
+            perr(p, p->line, "[%s] %s: %s", section, name, msg);
+            return 0;
+        }
+        return 1;
     }
     if (!strcmp(section, "pods")) {
         if (pod_line(p, name, value, msg, sizeof msg)) {
@@ -394,6 +408,10 @@ int config_load_string(config_t *c, const char *name, const char *text, char *er
     }
     if (rc > 0 && (!p.err_line || rc < p.err_line))
         perr(&p, rc, "syntax error: expected [section], key = value, or a comment (; or #)");
+    int zline = 0;                   /* [security] as a whole (zap.c) */
+    char zmsg[320];
+    if (zap_cfg_check(&c->security, &zline, zmsg, sizeof zmsg) != 0)
+        perr(&p, zline, "%s", zmsg);
     if (p.err_line) {
         snprintf(err, errcap, "%s:%d: %s", name, p.err_line, p.err);
         return -1;
@@ -471,4 +489,12 @@ void config_apply(const config_t *c, gaitd_opts_t *o)
         o->window_period_s = c->window_period_s;
     if (c->set & CONFIG_STATUS_PERIOD)
         o->status_period_s = c->status_period_s;
+    if (c->set & CONFIG_USB_LIVE)
+        o->usb = c->usb_live;
+    if (c->set & CONFIG_USB_SYNC)
+        o->usb_sync = c->usb_sync;
+    if (c->set & CONFIG_USB_ERASE)
+        o->usb_erase = c->usb_erase;
+    if (c->set & CONFIG_USB_ATHLETE)
+        o->usb_athlete = c->usb_athlete;
 }

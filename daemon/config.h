@@ -4,6 +4,8 @@
  *   [simulate]  athletes, plan, seed, rate_hz
  *   [rates]     default_rate_hz, window_period_s, status_period_s
  *   [pods]      SERIAL = ATHLETE:FOOT       (one line per pod, FOOT L or R)
+ *   [usb]       live, sync, erase (0 or 1), athlete (of unpaired pods)
+ *   [security]  server_key; [client NAME] public_key | public_key_file, feeds, control (zap.h)
  *
  * Every value is checked; the first bad line makes loading fail with a message naming the file,
  * the line, the section and key, what was expected and what was found:
@@ -20,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "opts.h"
+#include "zap.h"
 
 #define CONFIG_STR 256               /* endpoints, paths, plan: at most 255 bytes */
 #define CONFIG_NAME 64               /* athlete names: 1..63 bytes */
@@ -41,6 +44,10 @@ enum config_field {
     CONFIG_DEFAULT_RATE = 1u << 10,
     CONFIG_WINDOW_PERIOD = 1u << 11,
     CONFIG_STATUS_PERIOD = 1u << 12,
+    CONFIG_USB_LIVE = 1u << 13,
+    CONFIG_USB_SYNC = 1u << 14,
+    CONFIG_USB_ERASE = 1u << 15,
+    CONFIG_USB_ATHLETE = 1u << 16,
 };
 
 typedef struct config_pod {
@@ -70,9 +77,16 @@ typedef struct config {
     double default_rate_hz;          /* Hz, sampling rate asked of pods, default 0 = the pod's */
     double window_period_s;          /* s of data between window messages, default 5 */
     double status_period_s;          /* s of wall time between status messages, default 2 */
+    /* [usb] */
+    int usb_live;                    /* 0/1 as --usb, default 0 */
+    int usb_sync;                    /* 0/1 as --usb-sync, default 0 */
+    int usb_erase;                   /* 0/1, default 1 (--usb-keep-runs: 0) */
+    char usb_athlete[CONFIG_NAME];   /* athlete of unpaired pods, default usb1 */
     /* [pods] */
     config_pod_t pods[CONFIG_MAX_PODS];
     int n_pods;
+    /* [security] and [client NAME]: CURVE for remote coaches (zap.h, SECURITY.md) */
+    zap_cfg_t security;
 } config_t;
 
 /* Fills c with the defaults (nothing set). */

@@ -2,17 +2,19 @@
 #define LOG_PREFIX "control"
 #include "control.h"
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 #include "alloc.h"
+#include "zap.h"
 
-#define CONTROL_MAX_CMDS 16
-#define CONTROL_MAX_REQ 65536
+#define CONTROL_MAX_CMDS 32
 
 typedef struct control_cmd {
     char name[32];
+    unsigned flags;
     control_fn fn;
     void *ud;
 } control_cmd_t;
@@ -23,9 +25,17 @@ struct control {
     control_cmd_t cmds[CONTROL_MAX_CMDS];
     int n_cmds;
     uint64_t requests, errors;
+    zap_t *zap;                  /* CURVE: rights per client key; NULL: off */
+    char peer[ZAP_NAME];         /* client name (ZAP User-Id) of the request being served */
 };
 
 control_t *control_new(void *zctx, const char *endpoint, const log_t *lg, char *err, size_t errcap)
+{
+    return control_new_ex(zctx, endpoint, NULL, lg, err, errcap);
+}
+
+control_t *control_new_ex(void *zctx, const char *endpoint, zap_t *zap, const log_t *lg,
+                          char *err, size_t errcap)
 {
     void *s = zmq_socket(zctx, ZMQ_REP);
     if (!s) {
@@ -34,6 +44,10 @@ control_t *control_new(void *zctx, const char *endpoint, const log_t *lg, char *
     }
     int zero = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    if (zap && zap_server_setup(zap, s, ZAP_DOMAIN_CONTROL, err, errcap) != 0) {
+        zmq_close(s);
+        return NULL;
+    }
     if (zmq_bind(s, endpoint) != 0) {
         snprintf(err, errcap, "--control %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zmq_close(s);
@@ -42,6 +56,7 @@ control_t *control_new(void *zctx, const char *endpoint, const log_t *lg, char *
     control_t *c = xcalloc(1, sizeof *c);
     c->sock = s;
     c->lg = lg;
+    c->zap = zap;
     log_info(lg, "control requests on %s", endpoint);
     return c;
 }
@@ -55,15 +70,31 @@ void control_free(control_t **cp)
     *cp = NULL;
 }
 
-int control_add(control_t *c, const char *name, control_fn fn, void *ud)
+int control_add_ex(control_t *c, const char *name, unsigned flags, control_fn fn, void *ud)
 {
     if (c->n_cmds == CONTROL_MAX_CMDS || strlen(name) >= sizeof c->cmds[0].name)
         return -1;
     control_cmd_t *e = &c->cmds[c->n_cmds++];
     snprintf(e->name, sizeof e->name, "%s", name);
+    e->flags = flags;
     e->fn = fn;
     e->ud = ud;
     return 0;
+}
+
+int control_add(control_t *c, const char *name, control_fn fn, void *ud)
+{
+    return control_add_ex(c, name, 0, fn, ud);
+}
+
+int control_cmd_flags(const control_t *c, const char *name)
+{
+    if (!strcmp(name, "ping"))
+        return 0;
+    for (int i = 0; i < c->n_cmds; i++)
+        if (!strcmp(name, c->cmds[i].name))
+            return (int)c->cmds[i].flags;
+    return -1;
 }
 
 void *control_socket(control_t *c)
@@ -94,6 +125,54 @@ static void utf8_scrub(char *s)
     }
 }
 
+json_t *control_error(const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    utf8_scrub(msg);
+    return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code, "message", msg);
+}
+
+int control_str(const json_t *req, const char *field, int required, const char **out,
+                json_t **errp)
+{
+    json_t *v = json_object_get(req, field);
+    *out = NULL;
+    if (!v || (json_is_null(v) && !required)) {
+        if (!required)
+            return 0;
+        *errp = control_error("bad_request", "missing field \"%s\" (a string)", field);
+        return -1;
+    }
+    if (!json_is_string(v)) {
+        *errp = control_error("bad_request", "field \"%s\" must be a string", field);
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+int control_int(const json_t *req, const char *field, int required, long long *out,
+                json_t **errp)
+{
+    json_t *v = json_object_get(req, field);
+    if (!v || (json_is_null(v) && !required)) {
+        if (!required)
+            return 0;
+        *errp = control_error("bad_request", "missing field \"%s\" (an integer)", field);
+        return -1;
+    }
+    if (!json_is_integer(v)) {
+        *errp = control_error("bad_request", "field \"%s\" must be an integer", field);
+        return -1;
+    }
+    *out = (long long)json_integer_value(v);
+    return 0;
+}
+
 static json_t *error_reply(control_t *c, const char *code, const char *fmt, const char *arg)
 {
     char msg[256];
@@ -108,6 +187,8 @@ json_t *control_handle(control_t *c, const char *req, size_t len)
 {
     json_error_t jerr;
     c->requests++;
+    if (len > CONTROL_MAX_REQ)
+        return error_reply(c, "too_large", "request too large (more than %s bytes)", "65536");
     json_t *r = json_loadb(req, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!r)
         return error_reply(c, "bad_json", "malformed JSON request: %s", jerr.text);
@@ -130,10 +211,22 @@ json_t *control_handle(control_t *c, const char *req, size_t len)
                 break;
         if (i == c->n_cmds) {
             reply = error_reply(c, "unknown_command", "unknown command '%s'", name);
+        } else if (c->zap && !zap_may_control(c->zap, c->peer,
+                                              (c->cmds[i].flags & CONTROL_CHANGES_STATE) != 0)) {
+            int st = (c->cmds[i].flags & CONTROL_CHANGES_STATE) != 0;
+            char why[200];       /* CURVE: this client key lacks the right (zap.h) */
+            snprintf(why, sizeof why, "'%s'%s: client '%s' is not allowed (needs control = %s)",
+                     name, st ? " changes the daemon's state" : "", c->peer[0] ? c->peer : "?",
+                     st ? "yes" : "read");
+            log_warn(c->lg, "refused %s", why);
+            reply = error_reply(c, "forbidden", "%s", why);
         } else {
             json_t *res = c->cmds[i].fn(c->cmds[i].ud, r);
             if (!res) {
                 reply = error_reply(c, "failed", "command '%s' failed", name);
+            } else if (json_is_false(json_object_get(res, "ok"))) {
+                c->errors++;     /* the handler's own error reply (control_error) */
+                reply = res;
             } else {
                 reply = json_pack("{s:b}", "ok", 1);
                 json_object_update(reply, res);
@@ -155,12 +248,14 @@ static int recv_request(control_t *c, char **buf, size_t *len)
         return 0;
     }
     size_t n = zmq_msg_size(&m);
+    const char *peer = zap_peer_name(&m);    /* CURVE: who asks (ZAP User-Id) */
+    snprintf(c->peer, sizeof c->peer, "%s", peer ? peer : "");
+    *len = n;                    /* an oversized request is not copied: control_handle refuses */
     if (n > CONTROL_MAX_REQ)
-        n = CONTROL_MAX_REQ;     /* an oversized request fails JSON parsing: an error reply */
+        n = 0;
     *buf = xmalloc(n + 1);
     memcpy(*buf, zmq_msg_data(&m), n);
     (*buf)[n] = '\0';
-    *len = n;
     while (zmq_msg_more(&m)) {
         zmq_msg_close(&m);
         zmq_msg_init(&m);

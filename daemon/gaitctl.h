@@ -12,5 +12,10 @@ int cmd_report(int argc, char **argv);
 /* gaitctl sessions / history: cmd_sessions.c (session catalog) */
 int cmd_sessions(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+/* gaitctl status / pods / assign / start / stop / runs / sync / summary, and sessions --control:
+ * requests to a running gaitd's control endpoint (cmd_ctl.c) */
+int cmd_ctl(int argc, char **argv);
+/* gaitctl keygen: CURVE key pairs for remote feeds and control (cmd_keygen.c, SECURITY.md) */
+int cmd_keygen(int argc, char **argv);
 
 #endif

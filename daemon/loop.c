@@ -15,11 +15,17 @@ typedef struct loop_io {
     void *ud;
 } loop_io_t;
 
+/* run_timers scratch entry: a due timer's sort key and slot. */
+typedef struct loop_due {
+    int64_t due_us;
+    uint64_t order;
+    size_t slot;
+} loop_due_t;
+
 typedef struct loop_timer {
     int id;                      /* 0 = deleted slot */
     int64_t due_us;
     uint64_t order;              /* arming order: equal due times run first-armed first */
-    uint64_t pass;               /* last run_timers pass that ran it */
     loop_timer_fn fn;
     void *ud;
 } loop_timer_t;
@@ -29,10 +35,10 @@ struct loop {
     size_t n_io, cap_io;
     loop_timer_t *timers;
     size_t n_timers, cap_timers;
+    loop_due_t *due;             /* run_timers scratch: the due timers, cap_timers entries */
     zmq_pollitem_t *items;       /* rebuilt each iteration, cap_io entries */
     int next_id;
     uint64_t next_order;
-    uint64_t pass;               /* run_timers passes so far */
     int stop;
 };
 
@@ -58,6 +64,7 @@ void loop_free(loop_t **lp)
     xfree(l->io);
     xfree(l->items);
     xfree(l->timers);
+    xfree(l->due);
     xfree(l);
     *lp = NULL;
 }
@@ -101,12 +108,12 @@ int loop_add_timer(loop_t *l, int64_t delay_ms, loop_timer_fn fn, void *ud)
     if (l->n_timers == l->cap_timers) {
         l->cap_timers = l->cap_timers ? 2 * l->cap_timers : 8;
         l->timers = xrealloc(l->timers, l->cap_timers * sizeof *l->timers);
+        l->due = xrealloc(l->due, l->cap_timers * sizeof *l->due);
     }
     loop_timer_t *t = &l->timers[l->n_timers++];
     t->id = l->next_id++;
     t->due_us = loop_now_us() + (delay_ms > 0 ? delay_ms : 0) * 1000;
     t->order = l->next_order++;
-    t->pass = 0;
     t->fn = fn;
     t->ud = ud;
     return t->id;
@@ -138,45 +145,51 @@ static void compact(loop_t *l)
     l->n_timers = j;
 }
 
-/* Runs every timer due at `now`, earliest first; a timer re-armed with 0 waits for the next
- * iteration so sockets are polled in between. Returns the number run. */
+static int cmp_due(const void *a, const void *b)
+{
+    const loop_due_t *x = a, *y = b;
+    if (x->due_us != y->due_us)
+        return x->due_us < y->due_us ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Runs every timer due at `now`, earliest first, each at most once: the due set is taken before
+ * the first callback, so a timer armed or re-armed inside a callback (even with 0) waits for the
+ * next iteration and sockets are polled in between. O(n + k log k) for n timers, k due (one
+ * timer per simulated athlete: hundreds). Slots are never moved during a pass (deleted ones
+ * are compacted at the start of loop_once), so indices stay valid when callbacks add timers.
+ * Returns the number run. */
 static int run_timers(loop_t *l, int64_t now)
 {
+    size_t k = 0;
+    for (size_t i = 0; i < l->n_timers; i++) {
+        const loop_timer_t *t = &l->timers[i];
+        if (t->id && t->due_us <= now)
+            l->due[k++] = (loop_due_t){t->due_us, t->order, i};
+    }
+    if (k > 1)
+        qsort(l->due, k, sizeof *l->due, cmp_due);
     int ran = 0;
-    uint64_t pass = ++l->pass;
-    for (;;) {
-        loop_timer_t *best = NULL;
-        for (size_t i = 0; i < l->n_timers; i++) {
-            loop_timer_t *t = &l->timers[i];
-            if (!t->id || t->due_us > now || t->pass == pass)
-                continue;
-            if (!best || t->due_us < best->due_us ||
-                (t->due_us == best->due_us && t->order < best->order))
-                best = t;
-        }
-        if (!best)
-            return ran;
-        int id = best->id;
-        loop_timer_fn fn = best->fn;
-        void *ud = best->ud;
-        /* Mark as run in this pass before the call (the array may grow inside fn). */
-        best->pass = pass;
-        int64_t next = fn(l, ud);
+    for (size_t j = 0; j < k; j++) {
+        /* l->due may be reallocated by a callback adding timers: read it again each time */
+        size_t i = l->due[j].slot;
+        loop_timer_t *t = &l->timers[i];
+        if (!t->id)
+            continue;            /* deleted by an earlier callback */
+        int id = t->id;
+        int64_t next = t->fn(l, t->ud);
         ran++;
-        for (size_t i = 0; i < l->n_timers; i++) {
-            loop_timer_t *t = &l->timers[i];
-            if (t->id != id)
-                continue;
-            if (next < 0) {
-                t->id = 0;
-            } else {
-                /* Runs again at a later pass at the earliest (t->pass). */
-                t->due_us = loop_now_us() + next * 1000;
-                t->order = l->next_order++;
-            }
-            break;
+        t = &l->timers[i];       /* the array may have grown inside fn */
+        if (t->id != id)
+            continue;            /* deleted inside fn */
+        if (next < 0) {
+            t->id = 0;
+        } else {
+            t->due_us = loop_now_us() + next * 1000;
+            t->order = l->next_order++;
         }
     }
+    return ran;
 }
 
 int loop_once(loop_t *l, int64_t max_wait_ms)

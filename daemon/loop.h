@@ -45,7 +45,8 @@ int loop_run(loop_t *l);
 /* Makes loop_run return after the current iteration. */
 void loop_stop(loop_t *l);
 /* Runs at most one iteration, waiting at most max_wait_ms (-1: until something happens).
- * Returns the number of callbacks run, or -1 on poll failure. For tests and shutdown drains. */
+ * Returns the number of callbacks run, or -1 on poll failure. For tests and shutdown drains;
+ * not from inside a callback (the timer pass is not re-entrant). */
 int loop_once(loop_t *l, int64_t max_wait_ms);
 
 /* Monotonic clock in microseconds. */

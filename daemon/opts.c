@@ -17,6 +17,8 @@ void gaitd_opts_default(gaitd_opts_t *o)
     o->window_period_s = 5.0;
     o->status_period_s = 2.0;
     o->sndhwm = 10000;
+    o->usb_erase = 1;
+    o->usb_athlete = "usb1";
 }
 
 void gaitd_opts_usage(FILE *f)
@@ -53,8 +55,12 @@ void gaitd_opts_usage(FILE *f)
         "                        given several times (one athlete each)\n"
         "  --speed X             replay and simulation speed: 1 = real time (default), 2 = twice\n"
         "                        as fast, 0 = as fast as possible\n"
-        "  --usb                 live USB foot pods (VID 1209 PID 0001, hotplug) as athlete usb1\n"
-        "                        (daemon/USB.md)\n"
+        "  --usb                 live USB foot pods (VID 1209 PID 0001, hotplug): one session per\n"
+        "                        athlete, pods paired by [pods] or `gaitctl assign` (daemon/USB.md)\n"
+        "  --usb-sync            sync the runs stored on a pod when it is plugged in (needs\n"
+        "                        --record DIR): download, verify, record, analyse, catalog, erase\n"
+        "  --usb-keep-runs       never erase synced runs on the pods\n"
+        "  --usb-athlete NAME    athlete of unpaired pods (default usb1; \"\" = not used)\n"
         "  --duration S          stop each source after S seconds of data\n"
         "\n"
         "Storage:\n"
@@ -167,6 +173,14 @@ int gaitd_opts_parse(gaitd_opts_t *o, int argc, char **argv, char *err, size_t e
             o->usb = 1;
             continue;
         }
+        if (!strcmp(a, "--usb-sync")) {
+            o->usb_sync = 1;
+            continue;
+        }
+        if (!strcmp(a, "--usb-keep-runs")) {
+            o->usb_erase = 0;
+            continue;
+        }
         if (strncmp(a, "--", 2) != 0) {
             snprintf(err, errcap, "unexpected argument '%s' (see --help)", a);
             return -1;
@@ -232,6 +246,8 @@ int gaitd_opts_parse(gaitd_opts_t *o, int argc, char **argv, char *err, size_t e
             }
         } else if (!strcmp(name, "--speed")) {
             rc = parse_double(name, val, 0, 1e6, &o->speed, err, errcap);
+        } else if (!strcmp(name, "--usb-athlete")) {
+            o->usb_athlete = val;
         } else if (!strcmp(name, "--record")) {
             o->record_dir = val;
         } else if (!strcmp(name, "--duration")) {

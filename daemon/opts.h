@@ -7,7 +7,7 @@
 
 #define OPTS_MAX_REPLAY 16
 #define OPTS_MAX_ASYM 16
-#define OPTS_MAX_SIMULATE 64
+#define OPTS_MAX_SIMULATE 4096
 
 /* An injected asymmetry for one simulated athlete (--sim-asym). Multipliers per foot (L, R). */
 typedef struct opts_asym {
@@ -39,7 +39,12 @@ typedef struct gaitd_opts {
     double window_period_s;      /* --window-period S of data between window messages, default 5 */
     double status_period_s;      /* --status-period S of wall time between status, default 2 */
     int sndhwm;                  /* --hwm N, default 10000 messages per subscriber */
-    int usb;                     /* --usb: live USB pods (daemon/src_usb.h) as athlete usb1 */
+    int usb;                     /* --usb: live USB pods (daemon/src_usb.h), one session per
+                                    athlete */
+    int usb_sync;                /* --usb-sync: sync stored runs when a pod is plugged in */
+    int usb_erase;               /* erase synced runs on the pod, default 1 (--usb-keep-runs: 0) */
+    const char *usb_athlete;     /* --usb-athlete NAME: athlete of unpaired pods, default usb1;
+                                    "" = unpaired pods are not used */
     int help, version;
 } gaitd_opts_t;
 

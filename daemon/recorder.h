@@ -16,14 +16,21 @@
 typedef struct recorder recorder_t;
 
 /* Creates DIR/<athlete>-<UTC start time>.gaitrec (athlete sanitised to [A-Za-z0-9._-]; a "-N"
- * suffix is added if the name exists; never overwrites) and writes the header h. Returns NULL
+ * suffix is added if the name exists; never overwrites) and writes the header h. The file gets
+ * its name only once the header is written and synced (O_TMPFILE + linkat, where the filesystem
+ * has it): a crash never leaves an empty file or a temporary one. Mode 0600 (owner only:
+ * athletes' health data). Returns NULL
  * with a message naming the file in err on failure. Caller owns the result (recorder_close). */
 recorder_t *recorder_open(const char *dir, const rec_header_t *h, const log_t *lg, char *err,
                           size_t errcap);
 
 /* Appends one frame of pod pod_index received at monotonic time now_us; flushes the chunk when
  * it reaches RECORDER_FLUSH_BYTES. Returns 0 or -1 (I/O error, logged; the recording stops but
- * the caller's pipeline goes on). */
+ * the caller's pipeline goes on).
+ * Write errors (disk full, EFBIG, EIO): the first failed write or fdatasync of a chunk stops the
+ * recording for good: the file is cut back (ftruncate) to the end of its last complete chunk,
+ * so it reads back cleanly to that point, and nothing more is written to it; every later call
+ * returns -1 at once. recorder_error() says what happened. */
 int recorder_add(recorder_t *r, unsigned pod_index, const uint8_t *frame, size_t len,
                  int64_t now_us);
 /* Flushes the pending chunk if its oldest record is RECORDER_FLUSH_US old. Returns 0 or -1. */
@@ -35,6 +42,9 @@ const char *recorder_path(const recorder_t *r);
 uint64_t recorder_bytes(const recorder_t *r);     /* bytes written and synced so far */
 uint32_t recorder_chunks(const recorder_t *r);
 int recorder_failed(const recorder_t *r);
+/* Why the recording stopped ("<file>: write of chunk N failed: No space left on device"), or
+ * NULL while it goes on. Valid until recorder_close. */
+const char *recorder_error(const recorder_t *r);
 
 /* Flushes, syncs, closes, frees *r and sets it to NULL. Returns 0 or -1 if anything failed. */
 int recorder_close(recorder_t **r);

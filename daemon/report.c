@@ -492,6 +492,13 @@ void report_live_free(report_live_t **l)
     }
 }
 
+void report_live_set_baseline(report_live_t *l, const focus_baseline_t *baseline)
+{
+    l->have_base = baseline != NULL;
+    if (baseline)
+        l->base = *baseline;
+}
+
 void report_live_stride(report_live_t *l, const dsp_stride_t *s)
 {
     focus_acc_add(&l->acc, s);

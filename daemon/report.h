@@ -84,6 +84,9 @@ int report_load_rules(const char *path, focus_rules_t *rules, char *err, size_t 
 typedef struct report_live report_live_t;
 report_live_t *report_live_new(const focus_rules_t *rules, const focus_baseline_t *baseline);
 void report_live_free(report_live_t **l);
+/* Sets (copies) the athlete's baseline used from the next evaluation on; NULL: population
+ * ranges only. */
+void report_live_set_baseline(report_live_t *l, const focus_baseline_t *baseline);
 void report_live_stride(report_live_t *l, const dsp_stride_t *s);
 /* Re-evaluates (everything since the start) and filters through the hysteresis. Returns a new
  * "focus" message with "final": false and "changed": true/false, or NULL before any metric

@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "feed.h"
 #include "input.h"
+#include "latency.h"
 #include "pod.h"
 #include "proto.h"
 #include "recorder.h"
@@ -21,6 +22,8 @@ struct session {
     json_t *final_summary;           /* the published summary (with focus), once finished */
     recorder_t *rec;
     char rec_path[4096];             /* kept after the recording is closed */
+    int rec_failed;                  /* kept after the recording is closed: */
+    char rec_error[512];             /* why it stopped early ("" if it did not) */
     uint64_t rec_bytes;
     feed_pub_t *pub;
     const log_t *lg;
@@ -30,6 +33,7 @@ struct session {
     uint64_t samples[2], rejected, other_msgs, bytes_in, windows;
     uint64_t strides[2];
     int finished;
+    latency_track_t lat;             /* batch arrival times, for the stride latency */
     pod_msg_t msg;                   /* decode scratch (large: kept off the stack) */
     dsp_sample_t buf[POD_MAX_SAMPLES];
 };
@@ -98,6 +102,12 @@ session_t *session_new(const session_cfg_t *cfg, feed_pub_t *pub, const log_t *l
     return s;
 }
 
+void session_set_baseline(session_t *s, const focus_baseline_t *baseline)
+{
+    if (s->focus)
+        report_live_set_baseline(s->focus, baseline);
+}
+
 const char *session_athlete(const session_t *s)
 {
     return s->hdr.athlete;
@@ -150,6 +160,7 @@ static void drain_strides(session_t *s)
         if (s->focus)
             report_live_stride(s->focus, &st);
         feed_pub_send(s->pub, s->hdr.athlete, "stride", feed_stride(s->hdr.athlete, &st));
+        latency_track_stride(&s->lat, feed_pub_latency(s->pub), st.foot, st.t_to);
     }
 }
 
@@ -206,6 +217,8 @@ static void drain_stream(session_t *s, unsigned i)
         unsigned n = input_frame_to_samples(&s->hdr.pods[i], 0, &s->msg.u.samples, s->buf);
         for (unsigned k = 0; k < n; k++)
             push(s, s->foot_of_pod[i], &s->buf[k]);
+        if (n)
+            latency_track_samples(&s->lat, s->foot_of_pod[i], s->buf[n - 1].t);
         drain_strides(s);
         maybe_window(s);
     }
@@ -216,6 +229,7 @@ int session_feed_frame(session_t *s, unsigned pod_index, const uint8_t *bytes, s
 {
     if (s->finished || pod_index >= s->hdr.n_pods)
         return -1;
+    latency_track_begin(&s->lat);
     if (s->rec)
         recorder_add(s->rec, pod_index, bytes, len, now_us);
     s->bytes_in += len;
@@ -225,6 +239,7 @@ int session_feed_frame(session_t *s, unsigned pod_index, const uint8_t *bytes, s
         len -= took;
         drain_stream(s, pod_index);
     }
+    latency_track_end(&s->lat);
     return 0;
 }
 
@@ -273,6 +288,9 @@ void session_finish(session_t *s)
     if (s->rec) {
         recorder_flush(s->rec);
         s->rec_bytes = recorder_bytes(s->rec);
+        s->rec_failed = recorder_failed(s->rec);
+        if (recorder_error(s->rec))
+            snprintf(s->rec_error, sizeof s->rec_error, "%s", recorder_error(s->rec));
         recorder_close(&s->rec);
     }
     log_info(s->lg, "session %s finished: %llu+%llu samples, %llu+%llu strides, %.1f s of data",
@@ -329,13 +347,14 @@ json_t *session_status(const session_t *s)
     json_object_set_new(o, "data_s", jnum(data_s));
     json_object_set_new(o, "t_last", jnum(s->t_last));
     json_object_set_new(o, "pipeline_lag_s", jnum(lag));
-    if (s->rec_path[0])
-        json_object_set_new(
-            o, "recording",
-            json_pack("{s:s, s:I, s:b}", "file", s->rec_path, "bytes",
-                      (json_int_t)(s->rec ? recorder_bytes(s->rec) : s->rec_bytes), "failed",
-                      s->rec ? recorder_failed(s->rec) : 0));
-    else
+    if (s->rec_path[0]) {
+        const char *e = s->rec ? recorder_error(s->rec) : s->rec_error[0] ? s->rec_error : NULL;
+        json_t *r = json_pack("{s:s, s:I, s:b}", "file", s->rec_path, "bytes",
+                              (json_int_t)(s->rec ? recorder_bytes(s->rec) : s->rec_bytes),
+                              "failed", s->rec ? recorder_failed(s->rec) : s->rec_failed);
+        json_object_set_new(r, "error", e ? json_string(e) : json_null());
+        json_object_set_new(o, "recording", r);
+    } else
         json_object_set_new(o, "recording", json_null());
     return o;
 }

@@ -22,6 +22,7 @@
 #include "dsp.h"
 #include "feed_pub.h"
 #include "log.h"
+#include "dsp_focus.h"
 #include "rec.h"
 
 typedef struct session session_t;
@@ -54,6 +55,10 @@ int session_feed_frame(session_t *s, unsigned pod_index, const uint8_t *bytes, s
  * sources without frames (CSV; times as in the file). Strides and windows are published as by session_feed_frame.
  * Returns 0, or -1 for a sample the pipeline rejected or a finished session. */
 int session_push_sample(session_t *s, int foot, const dsp_sample_t *x);
+
+/* Compares the session's focus indicators with the athlete's own baseline (copied) from now on,
+ * instead of population ranges (the focus evidence says which was used). NULL: population. */
+void session_set_baseline(session_t *s, const focus_baseline_t *baseline);
 
 /* Periodic housekeeping (recording flush by age). */
 void session_tick(session_t *s, int64_t now_us);

@@ -1,4 +1,4 @@
-/* src_usb.c - live USB pods as one athlete session (see src_usb.h). */
+/* src_usb.c - USB pods: pairing, live athlete sessions, post-run sync (see src_usb.h). */
 #define LOG_PREFIX "usb-src"
 #include "src_usb.h"
 #include <math.h>
@@ -7,30 +7,72 @@
 #include <time.h>
 #include "alloc.h"
 #include "pod.h"
+#include "src_replay.h"
+#include "usb_sync.h"
+
+#define NAME_CAP 64
+
+typedef struct live live_t;
+static const source_ops_t live_ops;
+
+/* Per pod serial seen (kept across unplugs). */
+typedef struct hub_pod {
+    char serial[POD_SERIAL_LEN];
+    usb_pod_t *pod;    /* current attachment, NULL while unplugged */
+    pod_identify_t id; /* as last identified */
+    live_t *live;      /* the live session it feeds, NULL if none */
+    int syncing;       /* stream held while its runs are synced */
+    unsigned pending;  /* runs recorded, waiting for the daemon's catalog */
+    unsigned erasing;  /* erase commands in flight */
+    pod_runs_t runs;   /* stored runs as last listed */
+    int listed;
+} hub_pod_t;
+
+typedef struct pairing {
+    char serial[POD_SERIAL_LEN];
+    char athlete[NAME_CAP];
+    char foot;
+} pairing_t;
 
 typedef struct slot {
-    char serial[POD_SERIAL_LEN];
-    usb_pod_t *pod;              /* current attachment, NULL while unplugged */
-    int64_t hdr_offset_us;       /* clock offset written in the session header */
-    int restart;                 /* feed REP_ACK(START_STREAM) before the next frame */
+    hub_pod_t *hp;
+    int64_t hdr_offset_us; /* clock offset written in the session header */
+    int restart;           /* feed REP_ACK(START_STREAM) before the next frame */
 } slot_t;
 
-typedef struct src_usb {
+/* One live athlete session: a source the daemon owns. */
+struct live {
+    usb_hub_t *hub; /* NULL once the hub is freed */
     source_env_t env;
-    char athlete[REC_ATHLETE_LEN];
-    double wait_pair_s;
-    usb_host_t *host;
+    char athlete[NAME_CAP];
     session_t *sess;
     slot_t slots[REC_MAX_PODS];
     unsigned n_slots;
-    usb_pod_t *pending[REC_MAX_PODS];    /* identified before the session exists */
+    hub_pod_t *pending[REC_MAX_PODS]; /* identified before the session exists */
     unsigned n_pending;
     int64_t first_pod_us;
-    int started;                 /* step has run: the daemon started its sources */
-    int done;
+    int started, done;
     pod_msg_t msg;
     uint8_t wire[POD_MAX_FRAME];
-} src_usb_t;
+};
+
+struct usb_hub {
+    usb_hub_cfg_t cfg;
+    char default_athlete[NAME_CAP];
+    char sync_dir[1024];
+    source_env_t env;
+    usb_hub_hooks_t hooks;
+    usb_host_t *host;
+    usb_sync_t *sync;
+    hub_pod_t **pods;
+    size_t n_pods;
+    pairing_t *pairs;
+    size_t n_pairs;
+    live_t **lives; /* every live source handed out (done ones too) */
+    size_t n_lives;
+    char (*stopped)[NAME_CAP]; /* athletes stopped by usb_hub_stop: no automatic restart */
+    size_t n_stopped;
+};
 
 static int64_t now_rt_us(void)
 {
@@ -39,116 +81,508 @@ static int64_t now_rt_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static slot_t *slot_of(src_usb_t *su, const usb_pod_t *p, unsigned *index)
+/* ---- pods and pairings ---- */
+
+static hub_pod_t *pod_find(const usb_hub_t *h, const char *serial)
 {
-    const char *serial = usb_pod_info(p)->id.serial;
-    for (unsigned i = 0; i < su->n_slots; i++) {
-        if (!strcmp(su->slots[i].serial, serial)) {
+    for (size_t i = 0; i < h->n_pods; i++)
+        if (!strcmp(h->pods[i]->serial, serial))
+            return h->pods[i];
+    return NULL;
+}
+
+static hub_pod_t *pod_get(usb_hub_t *h, const char *serial)
+{
+    hub_pod_t *hp = pod_find(h, serial);
+    if (hp)
+        return hp;
+    h->pods = xrealloc(h->pods, (h->n_pods + 1) * sizeof *h->pods);
+    hp = xcalloc(1, sizeof *hp);
+    snprintf(hp->serial, sizeof hp->serial, "%s", serial);
+    h->pods[h->n_pods++] = hp;
+    return hp;
+}
+
+static const pairing_t *pair_find(const usb_hub_t *h, const char *serial)
+{
+    for (size_t i = 0; i < h->n_pairs; i++)
+        if (!strcmp(h->pairs[i].serial, serial))
+            return &h->pairs[i];
+    return NULL;
+}
+
+int usb_hub_pair(usb_hub_t *h, const char *serial, const char *athlete, char foot)
+{
+    if (!serial || !*serial || strlen(serial) >= POD_SERIAL_LEN || !athlete || !*athlete ||
+        strlen(athlete) >= NAME_CAP || (foot != 'L' && foot != 'R'))
+        return USB_HUB_ERR_ARG;
+    pairing_t *p = (pairing_t *)pair_find(h, serial);
+    if (!p) {
+        h->pairs = xrealloc(h->pairs, (h->n_pairs + 1) * sizeof *h->pairs);
+        p = &h->pairs[h->n_pairs++];
+        snprintf(p->serial, sizeof p->serial, "%s", serial);
+    }
+    snprintf(p->athlete, sizeof p->athlete, "%s", athlete);
+    p->foot = foot;
+    return USB_HUB_OK;
+}
+
+/* The athlete and foot of a pod: its pairing, else the default athlete with the pod's own foot
+ * (NULL when there is none). */
+static const char *athlete_of(const usb_hub_t *h, const hub_pod_t *hp, char *foot)
+{
+    const pairing_t *p = pair_find(h, hp->serial);
+    if (p) {
+        *foot = p->foot;
+        return p->athlete;
+    }
+    *foot = (char)hp->id.foot;
+    return h->default_athlete[0] ? h->default_athlete : NULL;
+}
+
+static int is_stopped(const usb_hub_t *h, const char *athlete)
+{
+    for (size_t i = 0; i < h->n_stopped; i++)
+        if (!strcmp(h->stopped[i], athlete))
+            return 1;
+    return 0;
+}
+
+static void set_stopped(usb_hub_t *h, const char *athlete, int on)
+{
+    for (size_t i = 0; i < h->n_stopped; i++) {
+        if (!strcmp(h->stopped[i], athlete)) {
+            if (!on)
+                memcpy(h->stopped[i], h->stopped[--h->n_stopped], NAME_CAP);
+            return;
+        }
+    }
+    if (!on)
+        return;
+    h->stopped = xrealloc(h->stopped, (h->n_stopped + 1) * sizeof *h->stopped);
+    snprintf(h->stopped[h->n_stopped++], NAME_CAP, "%s", athlete);
+}
+
+/* ---- live sessions ---- */
+
+static live_t *live_active(const usb_hub_t *h, const char *athlete)
+{
+    for (size_t i = 0; i < h->n_lives; i++)
+        if (!h->lives[i]->done && !strcmp(h->lives[i]->athlete, athlete))
+            return h->lives[i];
+    return NULL;
+}
+
+static slot_t *slot_of(live_t *lv, const hub_pod_t *hp, unsigned *index)
+{
+    for (unsigned i = 0; i < lv->n_slots; i++) {
+        if (lv->slots[i].hp == hp) {
             if (index)
                 *index = i;
-            return &su->slots[i];
+            return &lv->slots[i];
         }
     }
     return NULL;
 }
 
 /* Creates the session with the pending pods (left first) and starts their streams. */
-static void make_session(src_usb_t *su)
+static void make_session(live_t *lv)
 {
+    usb_hub_t *h = lv->hub;
     session_cfg_t sc;
     memset(&sc, 0, sizeof sc);
-    rec_header_t *h = &sc.header;
-    rec_header_init(h);
-    snprintf(h->athlete, sizeof h->athlete, "%s", su->athlete);
-    snprintf(h->source, sizeof h->source, "usb-live");
-    h->start_unix_us = now_rt_us();
+    rec_header_t *hd = &sc.header;
+    rec_header_init(hd);
+    snprintf(hd->athlete, sizeof hd->athlete, "%s", lv->athlete);
+    snprintf(hd->source, sizeof hd->source, "usb-live");
+    hd->start_unix_us = now_rt_us();
     for (int pass = 0; pass < 2; pass++) {
-        for (unsigned i = 0; i < su->n_pending; i++) {
-            const usb_pod_info_t *in = usb_pod_info(su->pending[i]);
-            if ((in->id.foot == 'L') != (pass == 0) || h->n_pods == REC_MAX_PODS)
+        for (unsigned i = 0; i < lv->n_pending; i++) {
+            hub_pod_t *hp = lv->pending[i];
+            char foot;
+            athlete_of(h, hp, &foot);
+            if (!hp->pod || (foot == 'L') != (pass == 0) || hd->n_pods == REC_MAX_PODS)
                 continue;
-            rec_pod_t *rp = &h->pods[h->n_pods];
+            const usb_pod_info_t *in = usb_pod_info(hp->pod);
+            rec_pod_t *rp = &hd->pods[hd->n_pods];
             memset(rp, 0, sizeof *rp);
             snprintf(rp->serial, sizeof rp->serial, "%s", in->id.serial);
-            rp->foot = in->id.foot;
+            rp->foot = (uint8_t)foot;
             rp->rate_hz = in->id.rate_hz;
             rp->acc_range_g = in->id.acc_range_g;
             rp->gyr_range_dps = in->id.gyr_range_dps;
             for (int a = 0; a < 3; a++)
                 rp->acc_scale[a] = 1.0f;
             rp->clock_offset_us = in->clock_offset_us;
-            slot_t *s = &su->slots[h->n_pods];
-            snprintf(s->serial, sizeof s->serial, "%s", in->id.serial);
-            s->pod = su->pending[i];
+            slot_t *s = &lv->slots[hd->n_pods];
+            s->hp = hp;
             s->hdr_offset_us = in->clock_offset_us;
-            h->n_pods++;
+            s->restart = 0;
+            hp->live = lv;
+            hd->n_pods++;
         }
     }
-    su->n_slots = h->n_pods;
-    su->n_pending = 0;
-    sc.record_dir = su->env.record_dir;
-    sc.window_period_s = su->env.window_period_s;
-    char err[256];
-    su->sess = session_new(&sc, su->env.pub, su->env.lg, err, sizeof err);
-    if (!su->sess) {
-        log_error(su->env.lg, "%s: %s", su->athlete, err);
-        su->done = 1;
+    lv->n_slots = hd->n_pods;
+    lv->n_pending = 0;
+    if (!lv->n_slots) { /* every pending pod left: wait for the next one */
+        lv->first_pod_us = 0;
         return;
     }
-    for (unsigned i = 0; i < su->n_slots; i++) {
-        int rc = usb_pod_start_stream(su->slots[i].pod);
+    sc.record_dir = lv->env.record_dir;
+    sc.window_period_s = lv->env.window_period_s;
+    char err[256];
+    lv->sess = session_new(&sc, lv->env.pub, lv->env.lg, err, sizeof err);
+    if (!lv->sess) {
+        log_error(lv->env.lg, "%s: %s", lv->athlete, err);
+        lv->done = 1;
+        return;
+    }
+    if (h->hooks.session_started) {
+        source_t src = {&live_ops, lv};
+        h->hooks.session_started(h->hooks.ud, &src);
+    }
+    for (unsigned i = 0; i < lv->n_slots; i++) {
+        hub_pod_t *hp = lv->slots[i].hp;
+        int rc = usb_pod_start_stream(hp->pod);
         if (rc)
-            log_warn(su->env.lg, "%s: start stream: %s", su->slots[i].serial, usb_pod_strerror(rc));
-        log_info(su->env.lg, "%s: pod %s (%c) is pod %u of the session", su->athlete,
-                 su->slots[i].serial, h->pods[i].foot, i);
+            log_warn(lv->env.lg, "%s: start stream: %s", hp->serial, usb_pod_strerror(rc));
+        log_info(lv->env.lg, "%s: pod %s (%c) is pod %u of the session", lv->athlete, hp->serial,
+                 hd->pods[i].foot, i);
     }
 }
 
+/* Adds a connected, idle pod of this athlete to its live session. */
+static void live_add_pod(live_t *lv, hub_pod_t *hp)
+{
+    if (lv->sess) {
+        slot_t *s = slot_of(lv, hp, NULL);
+        if (!s) {
+            log_warn(lv->env.lg,
+                     "%s: pod %s is not in the running session: not used (stop and "
+                     "start the session to include it)",
+                     lv->athlete, hp->serial);
+            return;
+        }
+        s->restart = 1;
+        if (usb_pod_state(hp->pod) != USB_POD_STREAMING)
+            usb_pod_start_stream(hp->pod);
+        log_info(lv->env.lg, "%s: pod %s back", lv->athlete, hp->serial);
+        return;
+    }
+    char foot;
+    athlete_of(lv->hub, hp, &foot);
+    for (unsigned i = 0; i < lv->n_pending; i++) {
+        char f2;
+        if (lv->pending[i] == hp)
+            return;
+        athlete_of(lv->hub, lv->pending[i], &f2);
+        if (f2 == foot) {
+            log_warn(lv->env.lg, "%s: second %c pod %s not used", lv->athlete, foot, hp->serial);
+            return;
+        }
+    }
+    if (lv->n_pending == REC_MAX_PODS)
+        return;
+    if (usb_pod_state(hp->pod) == USB_POD_STREAMING) /* from an earlier session: stop for now */
+        usb_pod_stop_stream(hp->pod);
+    hp->live = lv;
+    lv->pending[lv->n_pending++] = hp;
+    if (lv->n_pending == 1)
+        lv->first_pod_us = loop_now_us();
+    if (lv->n_pending == 2 && lv->started)
+        make_session(lv);
+}
+
+static void live_finish(live_t *lv)
+{
+    if (lv->done)
+        return;
+    lv->done = 1;
+    if (lv->sess)
+        session_finish(lv->sess);
+    for (unsigned i = 0; i < lv->n_slots; i++) {
+        hub_pod_t *hp = lv->slots[i].hp;
+        if (lv->hub && hp->pod && hp->live == lv && !hp->syncing &&
+            usb_pod_state(hp->pod) == USB_POD_STREAMING)
+            usb_pod_stop_stream(hp->pod);
+    }
+    for (unsigned i = 0; i < lv->n_slots; i++)
+        if (lv->slots[i].hp->live == lv)
+            lv->slots[i].hp->live = NULL;
+    for (unsigned i = 0; i < lv->n_pending; i++)
+        if (lv->pending[i]->live == lv)
+            lv->pending[i]->live = NULL;
+    lv->n_pending = 0;
+}
+
+static int64_t live_step(void *impl, int64_t now_us)
+{
+    live_t *lv = impl;
+    if (lv->done)
+        return SOURCE_DONE;
+    lv->started = 1;
+    if (!lv->sess && lv->hub &&
+        (lv->n_pending == 2 ||
+         (lv->n_pending && now_us - lv->first_pod_us >= (int64_t)(lv->hub->cfg.wait_pair_s * 1e6))))
+        make_session(lv);
+    if (lv->sess && lv->env.duration_s > 0) {
+        double t0 = session_data_start(lv->sess), t1 = session_data_time(lv->sess);
+        if (!isnan(t0) && t1 - t0 >= lv->env.duration_s) {
+            live_finish(lv);
+            return SOURCE_DONE;
+        }
+    }
+    return lv->done ? SOURCE_DONE : 100;
+}
+
+static session_t *live_session(void *impl)
+{
+    return ((live_t *)impl)->sess;
+}
+
+static void live_stop(void *impl)
+{
+    live_finish(impl);
+}
+
+static void live_free(void *impl)
+{
+    live_t *lv = impl;
+    if (!lv)
+        return;
+    if (lv->hub) { /* the hub outlives it: forget it there */
+        usb_hub_t *h = lv->hub;
+        live_finish(lv);
+        for (size_t i = 0; i < h->n_lives; i++) {
+            if (h->lives[i] == lv) {
+                h->lives[i] = h->lives[--h->n_lives];
+                break;
+            }
+        }
+    }
+    session_free(&lv->sess);
+    xfree(lv);
+}
+
+static const source_ops_t live_ops = {
+    .kind = "usb",
+    .step = live_step,
+    .session = live_session,
+    .stop = live_stop,
+    .free = live_free,
+};
+
+static live_t *live_new(usb_hub_t *h, const char *athlete)
+{
+    live_t *lv = xcalloc(1, sizeof *lv);
+    lv->hub = h;
+    lv->env = h->env;
+    snprintf(lv->athlete, sizeof lv->athlete, "%s", athlete);
+    h->lives = xrealloc(h->lives, (h->n_lives + 1) * sizeof *h->lives);
+    h->lives[h->n_lives++] = lv;
+    source_t src = {&live_ops, lv};
+    log_info(h->env.lg, "%s: live session waiting for its pods", athlete);
+    h->hooks.add_source(h->hooks.ud, &src, NULL);
+    return lv;
+}
+
+/* A connected pod with nothing to sync: into its athlete's live session, if any. */
+static void go_live(usb_hub_t *h, hub_pod_t *hp)
+{
+    if (!hp->pod || hp->syncing)
+        return;
+    char foot;
+    const char *ath = athlete_of(h, hp, &foot);
+    if (!ath) {
+        log_warn(h->env.lg, "pod %s (%c) is not paired: not used (gaitctl assign %s ATHLETE L|R)",
+                 hp->serial, hp->id.foot, hp->serial);
+        return;
+    }
+    live_t *lv = live_active(h, ath);
+    if (!lv && h->cfg.live && !is_stopped(h, ath))
+        lv = live_new(h, ath);
+    if (lv)
+        live_add_pod(lv, hp);
+    else if (usb_pod_state(hp->pod) == USB_POD_STREAMING)
+        usb_pod_stop_stream(hp->pod);
+}
+
+/* ---- sync ---- */
+
+static void begin_sync(usb_hub_t *h, hub_pod_t *hp)
+{
+    hp->syncing = 1;
+    if (usb_pod_state(hp->pod) == USB_POD_STREAMING)
+        usb_pod_stop_stream(hp->pod); /* the runs are listed after its ack */
+    log_info(h->env.lg, "%s: syncing stored runs", hp->serial);
+    usb_sync_on_added(h->sync, hp->pod, 0);
+}
+
+/* Ends the pod's sync once nothing is read, analysed or erased any more, then back to live. */
+static void check_sync_done(usb_hub_t *h, hub_pod_t *hp)
+{
+    if (!hp->syncing || !usb_sync_pod_idle(h->sync, hp->serial) || hp->pending || hp->erasing)
+        return;
+    hp->syncing = 0;
+    log_info(h->env.lg, "%s: sync finished", hp->serial);
+    if (hp->pod) {
+        usb_pod_list_runs(hp->pod); /* refresh the list shown by `runs` */
+        go_live(h, hp);
+    }
+}
+
+static const char *sync_athlete(void *ud, const char *serial)
+{
+    usb_hub_t *h = ud;
+    hub_pod_t *hp = pod_find(h, serial);
+    char foot;
+    return hp ? athlete_of(h, hp, &foot) : NULL;
+}
+
+static int sync_skip(void *ud, const char *serial, uint32_t run_id)
+{
+    usb_hub_t *h = ud;
+    return h->hooks.run_synced ? h->hooks.run_synced(h->hooks.ud, serial, run_id) : 0;
+}
+
+static void sync_recorded(void *ud, usb_pod_t *p, uint32_t run_id, const char *path)
+{
+    usb_hub_t *h = ud;
+    hub_pod_t *hp = pod_get(h, usb_pod_info(p)->id.serial);
+    source_env_t env = h->env;
+    env.record_dir = NULL; /* the recording is the synced file itself */
+    env.speed = 0;
+    env.duration_s = 0;
+    source_t src;
+    char err[512];
+    if (src_replay_new(&src, path, &env, err, sizeof err) != 0) {
+        log_error(h->env.lg, "%s: run %u: %s", hp->serial, run_id, err);
+        return; /* kept on the pod (not catalogued, not erased) */
+    }
+    hp->pending++;
+    usb_hub_run_t run;
+    memset(&run, 0, sizeof run);
+    snprintf(run.serial, sizeof run.serial, "%s", hp->serial);
+    run.run_id = run_id;
+    run.path = path;
+    h->hooks.add_source(h->hooks.ud, &src, &run);
+}
+
+void usb_hub_run_done(usb_hub_t *h, const char *serial, uint32_t run_id, int ok)
+{
+    hub_pod_t *hp = pod_find(h, serial);
+    if (!hp)
+        return;
+    if (hp->pending)
+        hp->pending--;
+    if (ok && h->cfg.erase && hp->pod) {
+        int rc = usb_pod_erase_run(hp->pod, run_id);
+        if (rc == USB_POD_OK)
+            hp->erasing++;
+        else
+            log_warn(h->env.lg, "%s: erase run %u: %s", serial, run_id, usb_pod_strerror(rc));
+    } else if (ok && h->cfg.erase) {
+        log_info(h->env.lg, "%s: run %u synced; unplugged before the erase: kept on the pod",
+                 serial, run_id);
+    }
+    check_sync_done(h, hp);
+}
+
+int usb_hub_sync(usb_hub_t *h, const char *serial, int *n)
+{
+    *n = 0;
+    if (!h->sync)
+        return USB_HUB_ERR_STATE;
+    if (serial) {
+        hub_pod_t *hp = pod_find(h, serial);
+        if (!hp || !hp->pod || usb_pod_state(hp->pod) < USB_POD_READY)
+            return USB_HUB_ERR_NOT_FOUND;
+        if (hp->syncing)
+            return USB_HUB_ERR_BUSY;
+        begin_sync(h, hp);
+        *n = 1;
+        return USB_HUB_OK;
+    }
+    for (size_t i = 0; i < h->n_pods; i++) {
+        hub_pod_t *hp = h->pods[i];
+        if (hp->pod && !hp->syncing && usb_pod_state(hp->pod) >= USB_POD_READY) {
+            begin_sync(h, hp);
+            (*n)++;
+        }
+    }
+    return USB_HUB_OK;
+}
+
+int usb_hub_erase(usb_hub_t *h, const char *serial, uint32_t run_id)
+{
+    hub_pod_t *hp = pod_find(h, serial);
+    if (!hp || !hp->pod || usb_pod_state(hp->pod) < USB_POD_READY)
+        return USB_HUB_ERR_NOT_FOUND;
+    int listed = 0;
+    for (unsigned i = 0; hp->listed && i < hp->runs.n; i++)
+        listed |= hp->runs.runs[i].run_id == run_id;
+    if (!listed)
+        return USB_HUB_ERR_NOT_FOUND;
+    if (hp->syncing || usb_pod_state(hp->pod) != USB_POD_READY)
+        return USB_HUB_ERR_BUSY;
+    if (sync_skip(h, serial, run_id) != 1)
+        return USB_HUB_ERR_STATE;
+    if (usb_pod_erase_run(hp->pod, run_id) != USB_POD_OK)
+        return USB_HUB_ERR_STATE;
+    hp->erasing++;
+    log_info(h->env.lg, "%s: erasing run %u (control request)", serial, run_id);
+    return USB_HUB_OK;
+}
+
+int usb_hub_busy(const usb_hub_t *h)
+{
+    for (size_t i = 0; i < h->n_pods; i++)
+        if (h->pods[i]->syncing)
+            return 1;
+    return 0;
+}
+
+/* ---- usb_pod callbacks ---- */
+
 static void on_added(void *ud, usb_pod_t *p, int resumed)
 {
-    src_usb_t *su = ud;
-    if (su->done)
-        return;
+    usb_hub_t *h = ud;
     const usb_pod_info_t *in = usb_pod_info(p);
-    if (su->sess) {
-        slot_t *s = slot_of(su, p, NULL);
-        if (!s) {
-            log_warn(su->env.lg, "%s: pod %s (%c) is not in the session: ignored", su->athlete,
-                     in->id.serial, in->id.foot);
-            return;
-        }
-        s->pod = p;
-        s->restart = 1;
-        if (!resumed)
-            usb_pod_start_stream(p);
-        log_info(su->env.lg, "%s: pod %s back", su->athlete, in->id.serial);
+    hub_pod_t *hp = pod_get(h, in->id.serial);
+    hp->pod = p;
+    hp->id = in->id;
+    if (h->hooks.pod_seen)
+        h->hooks.pod_seen(h->hooks.ud, hp->serial);
+    if (hp->syncing) { /* unplugged mid-sync: usb_sync resumes the read */
+        usb_sync_on_added(h->sync, p, resumed);
         return;
     }
-    for (unsigned i = 0; i < su->n_pending; i++) {
-        if (usb_pod_info(su->pending[i])->id.foot == in->id.foot) {
-            log_warn(su->env.lg, "%s: second %c pod %s ignored", su->athlete, in->id.foot,
-                     in->id.serial);
-            return;
-        }
-    }
-    if (su->n_pending == REC_MAX_PODS)
+    if (h->sync && h->cfg.sync) {
+        begin_sync(h, hp);
         return;
-    if (resumed)                 /* streaming from an earlier life of this host: stop for now */
-        usb_pod_stop_stream(p);
-    su->pending[su->n_pending++] = p;
-    if (su->n_pending == 1)
-        su->first_pod_us = loop_now_us();
-    if (su->n_pending == 2 && su->started)
-        make_session(su);
+    }
+    usb_pod_list_runs(p); /* for `runs`; answered before the stream starts */
+    if (hp->live && hp->live->sess) {
+        live_add_pod(hp->live, hp); /* back in its session (a resumed stream or not) */
+        return;
+    }
+    go_live(h, hp);
 }
 
 static void on_frame(void *ud, usb_pod_t *p, const pod_samples_t *f, const uint8_t *wire,
                      size_t len)
 {
-    src_usb_t *su = ud;
+    usb_hub_t *h = ud;
+    if (f->run_id) {
+        if (h->sync)
+            usb_sync_on_frame(h->sync, p, f, wire, len);
+        return;
+    }
+    hub_pod_t *hp = pod_find(h, usb_pod_info(p)->id.serial);
+    live_t *lv = hp ? hp->live : NULL;
     unsigned idx;
     slot_t *s;
-    if (!su->sess || su->done || f->run_id || !(s = slot_of(su, p, &idx)))
+    if (!lv || !lv->sess || lv->done || !(s = slot_of(lv, hp, &idx)))
         return;
     int64_t now = loop_now_us();
     if (s->restart) {
@@ -156,119 +590,298 @@ static void on_frame(void *ud, usb_pod_t *p, const pod_samples_t *f, const uint8
         ack.u.ack.cmd = POD_CMD_START_STREAM;
         ack.u.ack.status = POD_ST_OK;
         size_t n;
-        if (pod_encode(&ack, su->wire, sizeof su->wire, &n) == 0)
-            session_feed_frame(su->sess, idx, su->wire, n, now);
+        if (pod_encode(&ack, lv->wire, sizeof lv->wire, &n) == 0)
+            session_feed_frame(lv->sess, idx, lv->wire, n, now);
         s->restart = 0;
     }
     int64_t t = usb_pod_host_us(p, f->t_dev_us) - s->hdr_offset_us;
     if (t == (int64_t)f->t_dev_us || t < 0) {
-        session_feed_frame(su->sess, idx, wire, len, now);
+        session_feed_frame(lv->sess, idx, wire, len, now);
         return;
     }
-    su->msg.type = POD_MSG_SAMPLES;
-    su->msg.u.samples = *f;
-    su->msg.u.samples.t_dev_us = (uint64_t)t;
+    lv->msg.type = POD_MSG_SAMPLES;
+    lv->msg.u.samples = *f;
+    lv->msg.u.samples.t_dev_us = (uint64_t)t;
     size_t n;
-    if (pod_encode(&su->msg, su->wire, sizeof su->wire, &n) == 0)
-        session_feed_frame(su->sess, idx, su->wire, n, now);
+    if (pod_encode(&lv->msg, lv->wire, sizeof lv->wire, &n) == 0)
+        session_feed_frame(lv->sess, idx, lv->wire, n, now);
+}
+
+static void on_runs(void *ud, usb_pod_t *p, const pod_runs_t *runs)
+{
+    usb_hub_t *h = ud;
+    hub_pod_t *hp = pod_get(h, usb_pod_info(p)->id.serial);
+    hp->runs = *runs;
+    hp->listed = 1;
+    if (hp->syncing) {
+        /* runs synced earlier whose erase did not happen (the pod left first): erase now, if this
+         * host verified them (usb_pod refuses otherwise; they then stay on the pod) */
+        for (unsigned i = 0; h->cfg.erase && i < runs->n; i++) {
+            uint32_t id = runs->runs[i].run_id;
+            if (sync_skip(h, hp->serial, id) == 1 && usb_pod_erase_run(p, id) == USB_POD_OK) {
+                hp->erasing++;
+                log_info(h->env.lg, "%s: run %u was synced before: erasing it", hp->serial, id);
+            }
+        }
+        usb_sync_on_runs(h->sync, p, runs);
+        check_sync_done(h, hp);
+    }
+}
+
+static void on_run_done(void *ud, usb_pod_t *p, uint32_t run_id, int status)
+{
+    usb_hub_t *h = ud;
+    if (!h->sync)
+        return;
+    usb_sync_on_run_done(h->sync, p, run_id, status);
+    hub_pod_t *hp = pod_find(h, usb_pod_info(p)->id.serial);
+    if (hp)
+        check_sync_done(h, hp);
+}
+
+static void on_erased(void *ud, usb_pod_t *p, uint32_t run_id, int status)
+{
+    usb_hub_t *h = ud;
+    if (h->sync)
+        usb_sync_on_erased(h->sync, p, run_id, status);
+    hub_pod_t *hp = pod_find(h, usb_pod_info(p)->id.serial);
+    if (!hp)
+        return;
+    if (hp->erasing)
+        hp->erasing--;
+    if (status == USB_POD_OK)
+        log_info(h->env.lg, "%s: run %u erased on the pod", hp->serial, run_id);
+    if (!hp->syncing && hp->pod)
+        usb_pod_list_runs(hp->pod); /* the list shown by `runs` */
+    check_sync_done(h, hp);
 }
 
 static void on_removed(void *ud, usb_pod_t *p)
 {
-    src_usb_t *su = ud;
-    slot_t *s = slot_of(su, p, NULL);
-    if (s && s->pod == p) {
-        s->pod = NULL;
-        if (su->done)
-            log_info(su->env.lg, "%s: pod %s closed", su->athlete, s->serial);
-        else
-            log_warn(su->env.lg, "%s: pod %s unplugged", su->athlete, s->serial);
-    }
-    for (unsigned i = 0; i < su->n_pending; i++) {
-        if (su->pending[i] == p) {
-            su->pending[i] = su->pending[--su->n_pending];
-            break;
+    usb_hub_t *h = ud;
+    hub_pod_t *hp = pod_find(h, usb_pod_info(p)->id.serial);
+    if (!hp || hp->pod != p)
+        return;
+    hp->pod = NULL;
+    hp->erasing = 0; /* answers that will never come */
+    if (h->sync && hp->syncing)
+        usb_sync_on_removed(h->sync, p);
+    live_t *lv = hp->live;
+    if (lv && !lv->sess) { /* not in a session yet: no longer pending */
+        for (unsigned i = 0; i < lv->n_pending; i++) {
+            if (lv->pending[i] == hp) {
+                lv->pending[i] = lv->pending[--lv->n_pending];
+                break;
+            }
         }
+        hp->live = NULL;
     }
+    if (lv && !lv->done)
+        log_warn(h->env.lg, "%s: pod %s unplugged", lv->athlete, hp->serial);
+    else
+        log_info(h->env.lg, "pod %s closed", hp->serial);
+    if (hp->syncing && !hp->pending && usb_sync_pod_idle(h->sync, hp->serial))
+        hp->syncing = 0; /* nothing in progress: a fresh sync at the next plug-in */
 }
 
 static const usb_pod_cbs_t usb_cbs = {
     .added = on_added,
     .frame = on_frame,
+    .runs = on_runs,
+    .run_done = on_run_done,
+    .erased = on_erased,
     .removed = on_removed,
 };
 
-static void finish(src_usb_t *su)
-{
-    if (su->done)
-        return;
-    su->done = 1;
-    if (su->sess)
-        session_finish(su->sess);
-}
+/* ---- hub ---- */
 
-static int64_t usb_step(void *impl, int64_t now_us)
+usb_hub_t *usb_hub_new(const usb_hub_cfg_t *cfg, const source_env_t *env,
+                       const usb_hub_hooks_t *hooks, char *err, size_t errcap)
 {
-    src_usb_t *su = impl;
-    if (su->done)
-        return SOURCE_DONE;
-    su->started = 1;
-    if (!su->sess && (su->n_pending == 2 ||
-                      (su->n_pending &&
-                       now_us - su->first_pod_us >= (int64_t)(su->wait_pair_s * 1e6))))
-        make_session(su);
-    if (su->sess && su->env.duration_s > 0) {
-        double t0 = session_data_start(su->sess), t1 = session_data_time(su->sess);
-        if (!isnan(t0) && t1 - t0 >= su->env.duration_s) {
-            finish(su);
-            return SOURCE_DONE;
-        }
+    usb_hub_t *h = xcalloc(1, sizeof *h);
+    h->cfg = *cfg;
+    if (!(h->cfg.wait_pair_s > 0))
+        h->cfg.wait_pair_s = 3.0;
+    snprintf(h->default_athlete, sizeof h->default_athlete, "%s",
+             cfg->default_athlete ? cfg->default_athlete : "");
+    h->env = *env;
+    h->hooks = *hooks;
+    if (cfg->sync_dir) {
+        snprintf(h->sync_dir, sizeof h->sync_dir, "%s", cfg->sync_dir);
+        usb_sync_cfg_t sc = {
+            .dir = h->sync_dir,
+            .erase = cfg->erase,
+            .ud = h,
+            .skip = sync_skip,
+            .athlete = sync_athlete,
+            .recorded = sync_recorded,
+        };
+        h->sync = usb_sync_new(&sc, env->lg);
     }
-    return su->done ? SOURCE_DONE : 100;
-}
-
-static session_t *usb_session(void *impl)
-{
-    return ((src_usb_t *)impl)->sess;
-}
-
-static void usb_stop(void *impl)
-{
-    finish(impl);
-}
-
-static void usb_free_impl(void *impl)
-{
-    src_usb_t *su = impl;
-    if (!su)
-        return;
-    su->done = 1;
-    usb_host_free(&su->host);    /* stops the streams, closes the pods */
-    session_free(&su->sess);
-    xfree(su);
-}
-
-static const source_ops_t usb_ops = {
-    .kind = "usb",
-    .step = usb_step,
-    .session = usb_session,
-    .stop = usb_stop,
-    .free = usb_free_impl,
-};
-
-int src_usb_new(source_t *src, const src_usb_cfg_t *cfg, const source_env_t *env, char *err,
-                size_t errcap)
-{
-    src_usb_t *su = xcalloc(1, sizeof *su);
-    su->env = *env;
-    snprintf(su->athlete, sizeof su->athlete, "%s", cfg->athlete ? cfg->athlete : "usb1");
-    su->wait_pair_s = cfg->wait_pair_s > 0 ? cfg->wait_pair_s : 3.0;
-    su->host = usb_host_new(cfg->loop, &cfg->usb, &usb_cbs, su, env->lg, err, errcap);
-    if (!su->host) {
-        xfree(su);
-        return -1;
+    h->host = usb_host_new(cfg->loop, &cfg->usb, &usb_cbs, h, env->lg, err, errcap);
+    if (!h->host) {
+        usb_sync_free(&h->sync);
+        xfree(h);
+        return NULL;
     }
-    src->ops = &usb_ops;
-    src->impl = su;
-    return 0;
+    return h;
+}
+
+void usb_hub_free(usb_hub_t **hp_)
+{
+    if (!hp_ || !*hp_)
+        return;
+    usb_hub_t *h = *hp_;
+    for (size_t i = 0; i < h->n_lives; i++)
+        live_finish(h->lives[i]);
+    usb_host_free(&h->host); /* stops the streams, closes the pods */
+    usb_sync_free(&h->sync);
+    for (size_t i = 0; i < h->n_lives; i++)
+        h->lives[i]->hub = NULL;
+    for (size_t i = 0; i < h->n_pods; i++)
+        xfree(h->pods[i]);
+    xfree(h->pods);
+    xfree(h->pairs);
+    xfree(h->lives);
+    xfree(h->stopped);
+    xfree(h);
+    *hp_ = NULL;
+}
+
+int usb_hub_start(usb_hub_t *h, const char *athlete)
+{
+    if (!athlete || !*athlete || strlen(athlete) >= NAME_CAP)
+        return USB_HUB_ERR_ARG;
+    if (live_active(h, athlete))
+        return USB_HUB_ERR_BUSY;
+    set_stopped(h, athlete, 0);
+    live_t *lv = live_new(h, athlete);
+    for (size_t i = 0; i < h->n_pods; i++) {
+        hub_pod_t *hp = h->pods[i];
+        char foot;
+        const char *a = athlete_of(h, hp, &foot);
+        if (hp->pod && !hp->syncing && a && !strcmp(a, athlete) &&
+            usb_pod_state(hp->pod) >= USB_POD_READY)
+            live_add_pod(lv, hp);
+    }
+    return USB_HUB_OK;
+}
+
+int usb_hub_stop(usb_hub_t *h, const char *athlete)
+{
+    live_t *lv = live_active(h, athlete);
+    if (!lv)
+        return USB_HUB_ERR_NOT_FOUND;
+    set_stopped(h, athlete, 1);
+    live_finish(lv);
+    return USB_HUB_OK;
+}
+
+/* ---- JSON ---- */
+
+static void utc_text(int64_t unix_us, char *buf, size_t cap)
+{
+    time_t s = (time_t)(unix_us / 1000000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    snprintf(buf, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(unix_us % 1000000 / 1000));
+}
+
+static const char *state_name(const usb_hub_t *h, const hub_pod_t *hp)
+{
+    char foot;
+    if (!hp->pod)
+        return "unplugged";
+    if (hp->syncing)
+        return "syncing";
+    if (usb_pod_state(hp->pod) < USB_POD_READY)
+        return "identifying";
+    if (!athlete_of(h, hp, &foot))
+        return "unpaired";
+    if (hp->live && !hp->live->done)
+        return hp->live->sess && slot_of(hp->live, hp, NULL) ? "live" : "waiting";
+    return "idle";
+}
+
+static json_t *pod_json(const usb_hub_t *h, const hub_pod_t *hp, const pairing_t *pr)
+{
+    char foot = 0;
+    const char *ath = hp ? athlete_of(h, hp, &foot) : pr->athlete;
+    if (!hp)
+        foot = pr->foot;
+    json_t *o = json_object();
+    json_object_set_new(o, "serial", json_string(hp ? hp->serial : pr->serial));
+    char fs[2] = {foot ? foot : '?', 0};
+    json_object_set_new(o, "foot", json_string(fs));
+    json_object_set_new(o, "athlete", ath ? json_string(ath) : json_null());
+    json_object_set_new(o, "paired", json_boolean(pair_find(h, hp ? hp->serial : pr->serial)));
+    json_object_set_new(o, "state", json_string(hp ? state_name(h, hp) : "unplugged"));
+    json_object_set_new(o, "connected", json_boolean(hp && hp->pod));
+    json_object_set_new(o, "streaming",
+                        json_boolean(hp && hp->pod && usb_pod_state(hp->pod) == USB_POD_STREAMING));
+    if (hp && hp->id.serial[0]) {
+        json_object_set_new(o, "rate_hz", json_integer(hp->id.rate_hz));
+        json_object_set_new(o, "acc_range_g", json_integer(hp->id.acc_range_g));
+        json_object_set_new(o, "gyr_range_dps", json_integer(hp->id.gyr_range_dps));
+        char fw[32];
+        snprintf(fw, sizeof fw, "%u.%u.%u", hp->id.fw_major, hp->id.fw_minor, hp->id.fw_patch);
+        json_object_set_new(o, "firmware", json_string(fw));
+    }
+    if (hp && hp->pod) {
+        const usb_pod_info_t *in = usb_pod_info(hp->pod);
+        json_object_set_new(o, "clock",
+                            json_pack("{s:I, s:I, s:f, s:i}", "offset_us",
+                                      (json_int_t)in->clock_offset_us, "rtt_us",
+                                      (json_int_t)in->clock_rtt_us, "drift_ppm",
+                                      isfinite(in->drift_ppm) ? in->drift_ppm : 0.0, "syncs",
+                                      (int)in->clock_syncs));
+        usb_pod_counters_t c;
+        usb_pod_counters(hp->pod, &c);
+        json_object_set_new(
+            o, "counters",
+            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "frames_ok",
+                      (json_int_t)c.stream.frames_ok, "crc_errors", (json_int_t)c.stream.crc_errors,
+                      "gaps", (json_int_t)c.stream.seq_gaps, "frames_lost",
+                      (json_int_t)c.stream.frames_lost, "bytes_skipped",
+                      (json_int_t)c.stream.bytes_skipped, "transfers_in",
+                      (json_int_t)c.transfers_in, "bytes_in", (json_int_t)c.bytes_in, "live_frames",
+                      (json_int_t)c.live_frames, "run_frames", (json_int_t)c.run_frames, "retries",
+                      (json_int_t)c.retries));
+    }
+    if (hp && hp->listed)
+        json_object_set_new(o, "runs_stored", json_integer(hp->runs.n));
+    return o;
+}
+
+json_t *usb_hub_pods_json(usb_hub_t *h)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < h->n_pods; i++)
+        json_array_append_new(a, pod_json(h, h->pods[i], NULL));
+    for (size_t i = 0; i < h->n_pairs; i++)
+        if (!pod_find(h, h->pairs[i].serial))
+            json_array_append_new(a, pod_json(h, NULL, &h->pairs[i]));
+    return a;
+}
+
+json_t *usb_hub_runs_json(usb_hub_t *h, const char *serial)
+{
+    hub_pod_t *hp = pod_find(h, serial);
+    if (!hp)
+        return NULL;
+    json_t *runs = json_array();
+    for (unsigned i = 0; hp->listed && i < hp->runs.n; i++) {
+        const pod_run_info_t *r = &hp->runs.runs[i];
+        char utc[96];
+        utc_text((int64_t)r->start_unix_us, utc, sizeof utc);
+        int synced = h->hooks.run_synced ? h->hooks.run_synced(h->hooks.ud, serial, r->run_id) : 0;
+        json_array_append_new(runs, json_pack("{s:I, s:I, s:s, s:I, s:I, s:b}", "run_id",
+                                              (json_int_t)r->run_id, "start_unix_us",
+                                              (json_int_t)r->start_unix_us, "start_utc", utc,
+                                              "frames", (json_int_t)r->n_frames, "crc32",
+                                              (json_int_t)r->crc32, "synced", synced == 1));
+    }
+    return json_pack("{s:s, s:b, s:b, s:o}", "serial", serial, "connected", hp->pod != NULL,
+                     "listed", hp->listed, "runs", runs);
 }

@@ -77,6 +77,14 @@ void usb_sync_stats(const usb_sync_t *s, usb_sync_stats_t *st)
     *st = s->st;
 }
 
+int usb_sync_pod_idle(const usb_sync_t *s, const char *serial)
+{
+    for (size_t i = 0; i < s->n_jobs; i++)
+        if (!strcmp(s->jobs[i]->serial, serial))
+            return !s->jobs[i]->reading && s->jobs[i]->qi >= s->jobs[i]->qn;
+    return 1;
+}
+
 int usb_sync_idle(const usb_sync_t *s)
 {
     for (size_t i = 0; i < s->n_jobs; i++)
@@ -157,7 +165,8 @@ void usb_sync_on_runs(usb_sync_t *s, usb_pod_t *p, const pod_runs_t *runs)
         return;
     j->qn = j->qi = 0;
     for (unsigned i = 0; i < runs->n; i++) {
-        if (is_done(j, runs->runs[i].run_id))
+        if (is_done(j, runs->runs[i].run_id) ||
+            (s->cfg.skip && s->cfg.skip(s->cfg.ud, j->serial, runs->runs[i].run_id) == 1))
             continue;
         j->queue[j->qn++] = runs->runs[i];
         s->st.runs_listed++;
@@ -172,7 +181,11 @@ static void open_recording(usb_sync_t *s, job_t *j, usb_pod_t *p, const pod_samp
     const pod_run_info_t *r = &j->queue[j->qi];
     rec_header_t h;
     rec_header_init(&h);
-    snprintf(h.athlete, sizeof h.athlete, "%s-run%u", j->serial, r->run_id);
+    const char *ath = s->cfg.athlete ? s->cfg.athlete(s->cfg.ud, j->serial) : NULL;
+    if (ath && *ath)
+        snprintf(h.athlete, sizeof h.athlete, "%s", ath);
+    else
+        snprintf(h.athlete, sizeof h.athlete, "%s-run%u", j->serial, r->run_id);
     snprintf(h.source, sizeof h.source, "usb-sync");
     h.start_unix_us = (int64_t)r->start_unix_us;
     h.n_pods = 1;
@@ -230,7 +243,9 @@ void usb_sync_on_run_done(usb_sync_t *s, usb_pod_t *p, uint32_t run_id, int stat
             s->st.runs_recorded++;
             snprintf(s->last_path, sizeof s->last_path, "%s", j->path);
             log_info(s->lg, "%s: run %u copied to %s", j->serial, run_id, j->path);
-            if (s->cfg.erase) {
+            if (s->cfg.recorded) {
+                s->cfg.recorded(s->cfg.ud, p, run_id, j->path);
+            } else if (s->cfg.erase) {
                 int rc = usb_pod_erase_run(p, run_id);
                 if (rc)
                     log_warn(s->lg, "%s: erase run %u: %s", j->serial, run_id,

@@ -3,7 +3,8 @@
  * The caller forwards its usb_pod callbacks (added, runs, frame, run_done, erased, removed) to
  * the usb_sync_on_* functions. For each pod added (not resumed), usb_sync lists its runs and
  * reads them one by one (usb_pod_read_run: in order, resumable across unplugs, CRC-verified).
- * Each run becomes one recording DIR/<serial>-run<id>-<UTC start>.gaitrec (daemon/recorder.h,
+ * Runs the cfg.skip hook says are synced already are not read. Each run becomes one recording
+ * DIR/<athlete>-<UTC start>.gaitrec (athlete from cfg.athlete, else "<serial>-run<id>") (daemon/recorder.h,
  * header source "usb-sync", one pod; its clock offset maps the run's first frame to the run's
  * start_unix_us) holding the frames exactly as received. When the read ends with run_done(OK)
  * the recording is closed (written and fdatasync'ed); only if that succeeded, and if erase is
@@ -24,7 +25,18 @@ typedef struct usb_sync usb_sync_t;
 
 typedef struct usb_sync_cfg {
     const char *dir;             /* recordings go there (borrowed, must exist) */
-    int erase;                   /* erase each run once its recording is verified and synced */
+    int erase;                   /* erase each run once its recording is verified and synced
+                                    (ignored when `recorded` is set: the caller erases) */
+    /* Optional hooks (NULL: not used); ud is passed to each. */
+    void *ud;
+    /* 1 if run_id of serial is already synced (e.g. in the catalog): not read again. */
+    int (*skip)(void *ud, const char *serial, uint32_t run_id);
+    /* Athlete name for the recording header of serial's runs (copied); NULL or "" keeps the
+     * default "<serial>-run<id>". */
+    const char *(*athlete)(void *ud, const char *serial);
+    /* The run's recording is complete, verified and fdatasync'ed at path. The caller analyses
+     * and catalogs it and then erases the run itself (usb_pod_erase_run). */
+    void (*recorded)(void *ud, usb_pod_t *p, uint32_t run_id, const char *path);
 } usb_sync_cfg_t;
 
 typedef struct usb_sync_stats {
@@ -42,6 +54,8 @@ void usb_sync_free(usb_sync_t **s);
 void usb_sync_stats(const usb_sync_t *s, usb_sync_stats_t *st);
 /* 1 when no run is being read or waiting to be read. */
 int usb_sync_idle(const usb_sync_t *s);
+/* 1 when no run of pod serial is being read or waiting to be read. */
+int usb_sync_pod_idle(const usb_sync_t *s, const char *serial);
 /* Path of the last recording completed (verified and synced), "" before the first. */
 const char *usb_sync_last_path(const usb_sync_t *s);
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "baseline.h"
 #include "catalog.h"
 #include <fcntl.h>
 
@@ -365,6 +366,77 @@ static void test_runs_synced(void **state)
     catalog_close(&c);
 }
 
+static int json_cb(const catalog_session_t *row, void *user)
+{
+    json_array_append_new(user, catalog_session_json(row));
+    return 0;
+}
+
+static int pods_cb(const char *serial, const char *athlete, char foot, void *user)
+{
+    char *out = user;
+    char line[128];
+    snprintf(line, sizeof line, "%s=%s:%c;", serial, athlete ? athlete : "-", foot ? foot : '-');
+    strncat(out, line, 511 - strlen(out));
+    return 0;
+}
+
+/* catalog_list_pods, catalog_session_json, baseline_from_catalog (the focus baseline of gaitd's
+ * sessions: stored focus_metrics of the athlete's finished sessions only). */
+static void test_pods_json_baseline(void **state)
+{
+    fixture_t *f = *state;
+    catalog_t *c = open_ok(f->path);
+    assert_int_equal(catalog_pair_pod(c, "P2", 'R', "anna"), 0);
+    assert_int_equal(catalog_pair_pod(c, "P1", 'L', "anna"), 0);
+    assert_int_equal(catalog_pod_seen(c, "P9", T0), 0);               /* unpaired */
+    char out[512] = "";
+    assert_int_equal(catalog_list_pods(c, pods_cb, out), 0);
+    assert_string_equal(out, "P1=anna:L;P2=anna:R;P9=-:-;");
+
+    for (int i = 0; i < 3; i++) {
+        int64_t id;
+        assert_int_equal(catalog_session_begin(c, "anna", "usb-live", T0 + i * 1000000000LL,
+                                               "/data/a.gaitrec", &id), 0);
+        catalog_summary_t cs;
+        catalog_summary_empty(&cs);
+        char sj[160];
+        snprintf(sj, sizeof sj, "{\"type\":\"summary\",\"focus_metrics\":{\"contact_si_pct\":%d,"
+                 "\"cadence_spm\":170}}", 2 * i);
+        cs.summary_json = sj;
+        cs.focus_json = "[{\"area\":\"calves\",\"side\":\"L\",\"score\":0.7}]";
+        cs.cadence_spm = 170;
+        if (i < 2)
+            assert_int_equal(catalog_session_end(c, id, T0 + i * 1000000000LL + 60000000, CATALOG_COMPLETE,
+                                                 &cs), 0);
+        else                     /* still running: not part of the baseline */
+            assert_int_equal(catalog_session_progress(c, id, T0 + i * 1000000000LL + 1000, &cs), 0);
+    }
+    focus_baseline_t b;
+    focus_baseline_init(&b);
+    assert_int_equal(baseline_from_catalog(c, "anna", 0, &b), 2);
+    assert_int_equal(baseline_from_catalog(c, "nobody", 0, &b), 0);
+    focus_baseline_init(&b);
+    assert_int_equal(baseline_from_catalog(c, "anna", 2, &b), 1);     /* sessions before id 2 */
+
+    json_t *arr = json_array();
+    assert_int_equal(catalog_list_sessions(c, "anna", json_cb, arr), 0);
+    assert_int_equal(json_array_size(arr), 3);
+    json_t *o = json_array_get(arr, 2);                                   /* oldest */
+    assert_string_equal(json_string_value(json_object_get(o, "type")), "session");
+    assert_string_equal(json_string_value(json_object_get(o, "athlete")), "anna");
+    assert_string_equal(json_string_value(json_object_get(o, "state")), "complete");
+    assert_string_equal(json_string_value(json_object_get(o, "recording")), "/data/a.gaitrec");
+    assert_true(json_number_value(json_object_get(o, "cadence_spm")) == 170.0);
+    assert_true(json_is_null(json_object_get(json_object_get(o, "symmetry"), "contact_si_pct")));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(o, "focus"), 0),
+                                                          "area")),
+                        "calves");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(arr, 0), "state")), "running");
+    json_decref(arr);
+    catalog_close(&c);
+}
+
 static void test_summary_from_dsp(void **state)
 {
     (void)state;
@@ -544,6 +616,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sessions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_crash_marks_interrupted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_runs_synced, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pods_json_baseline, setup, teardown),
         cmocka_unit_test(test_summary_from_dsp),
         cmocka_unit_test_setup_teardown(test_gaitctl_sessions_history, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_and_writer, setup, teardown),

@@ -139,9 +139,9 @@ static void test_bad_values(void **state)
         "gaitd.ini:2: [daemon] data_dir: '~/gait': ~ is not expanded, give the full path");
     bad("[daemon]\ndb =\n", "gaitd.ini:2: [daemon] db: expected a path, got ''");
     bad("[simulate]\nathletes = 2.5\n",
-        "gaitd.ini:2: [simulate] athletes: expected a whole number in [0, 64], got '2.5'");
-    bad("[simulate]\nathletes = 65\n",
-        "gaitd.ini:2: [simulate] athletes: expected a whole number in [0, 64], got '65'");
+        "gaitd.ini:2: [simulate] athletes: expected a whole number in [0, 4096], got '2.5'");
+    bad("[simulate]\nathletes = 4097\n",
+        "gaitd.ini:2: [simulate] athletes: expected a whole number in [0, 4096], got '4097'");
     bad("[simulate]\nseed = -3\n",
         "gaitd.ini:2: [simulate] seed: expected an unsigned whole number, got '-3'");
     bad("[simulate]\nrate_hz = 20\n",
@@ -170,10 +170,10 @@ static void test_bad_structure(void **state)
 {
     (void)state;
     bad("[daemon]\npub = tcp://127.0.0.1:5556\n[deamon]\npub = tcp://127.0.0.1:5556\n",
-        "gaitd.ini:3: unknown section [deamon] (expected [daemon], [simulate], [rates] or [pods])");
+        "gaitd.ini:3: unknown section [deamon] (expected [daemon], [simulate], [rates], [pods], [usb], [security] or [client NAME])");
     /* an unknown section with no keys is still reported */
-    bad("[daemon]\n[usb]\n",
-        "gaitd.ini:2: unknown section [usb] (expected [daemon], [simulate], [rates] or [pods])");
+    bad("[daemon]\n[usbb]\n",
+        "gaitd.ini:2: unknown section [usbb] (expected [daemon], [simulate], [rates], [pods], [usb], [security] or [client NAME])");
     bad("[daemon]\nlog_level = info\npubb = tcp://127.0.0.1:1\n",
         "gaitd.ini:3: [daemon] pubb: unknown key (known: pub, control, data_dir, db, log_level, "
         "hwm)");
@@ -181,8 +181,8 @@ static void test_bad_structure(void **state)
         "gaitd.ini:2: [rates] rate: unknown key (known: default_rate_hz, window_period_s, "
         "status_period_s)");
     bad("pub = tcp://127.0.0.1:5556\n",
-        "gaitd.ini:1: 'pub' is outside a section (start with [daemon], [simulate], [rates] or "
-        "[pods])");
+        "gaitd.ini:1: 'pub' is outside a section (start with [daemon], [simulate], [rates], "
+        "[pods], [usb], [security] or [client NAME])");
     bad("[daemon]\nhwm = 10\n; comment\nhwm = 20\n",
         "gaitd.ini:4: [daemon] hwm: given twice (first on line 2)");
     bad("[daemon]\nlog_level = info\nthis line has no equals sign\n",
@@ -281,9 +281,54 @@ static void test_flags_override(void **state)
     assert_true(o.sim_rate_hz == 100.0);
 }
 
+/* As bad(), for a message starting with want. */
+static void bad_prefix(const char *text, const char *want)
+{
+    config_t c;
+    char err[512] = "";
+    config_default(&c);
+    int rc = config_load_string(&c, "gaitd.ini", text, err, sizeof err);
+    if (rc != -1 || strncmp(err, want, strlen(want)) != 0)
+        fail_msg("for:\n%s\nwant: %s...\ngot (%d): %s", text, want, rc, err);
+}
+
+/* [usb]: live / sync / erase / athlete into the options; flags win; bad values named */
+static void test_usb_section(void **state)
+{
+    (void)state;
+    config_t c;
+    char err[512] = "";
+    config_default(&c);
+    assert_int_equal(c.usb_erase, 1);
+    assert_string_equal(c.usb_athlete, "usb1");
+    assert_int_equal(config_load_string(&c, "gaitd.ini",
+                                        "[usb]\nlive = 1\nsync = 1\nerase = 0\nathlete = anna\n"
+                                        "[pods]\nP1 = anna:L\n",
+                                        err, sizeof err),
+                     0);
+    gaitd_opts_t o;
+    gaitd_opts_default(&o);
+    assert_int_equal(o.usb_erase, 1);
+    assert_string_equal(o.usb_athlete, "usb1");
+    config_apply(&c, &o);
+    assert_int_equal(o.usb, 1);
+    assert_int_equal(o.usb_sync, 1);
+    assert_int_equal(o.usb_erase, 0);
+    assert_string_equal(o.usb_athlete, "anna");
+    char *argv[] = {"gaitd", "--usb-athlete", "ben"};
+    assert_int_equal(gaitd_opts_parse(&o, 3, argv, err, sizeof err), 0);
+    assert_string_equal(o.usb_athlete, "ben");
+    bad_prefix("[usb]\nsync = yes\n", "gaitd.ini:2: [usb] sync: ");
+    bad_prefix("[usb]\nlive = 2\n", "gaitd.ini:2: [usb] live: ");
+    bad_prefix("[usb]\nathlete =\n", "gaitd.ini:2: [usb] athlete: ");
+    bad("[usb]\nerase_all = 1\n",
+        "gaitd.ini:2: [usb] erase_all: unknown key (known: live, sync, erase, athlete)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_usb_section),
         cmocka_unit_test(test_defaults),   cmocka_unit_test(test_good),
         cmocka_unit_test(test_file),       cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_bad_structure), cmocka_unit_test(test_endpoints),

@@ -93,6 +93,68 @@ static void test_timer_rearm_and_end(void **state)
     loop_free(&l);
 }
 
+/* Many timers due in one pass (one per simulated athlete): earliest first, ties in arming
+ * order, each once; a callback deleting a later due timer and adding many new ones (the timer
+ * array grows during the pass) is safe, and the new ones wait for the next iteration. */
+typedef struct many {
+    loop_t *l;
+    int seq[300];
+    int n;
+    int del_id;
+    int added;
+} many_t;
+
+typedef struct many_arg {
+    many_t *m;
+    int k;
+} many_arg_t;
+
+static int64_t t_seq(loop_t *l, void *ud)
+{
+    many_arg_t *a = ud;
+    many_t *m = a->m;
+    if (m->n < 300)
+        m->seq[m->n++] = a->k;
+    if (a->k == 0) {
+        loop_del_timer(l, m->del_id);
+        static many_arg_t extra[100];
+        for (int i = 0; i < 100; i++) {
+            extra[i] = (many_arg_t){m, 1000 + i};
+            loop_add_timer(l, 0, t_seq, &extra[i]);
+            m->added++;
+        }
+    }
+    return LOOP_TIMER_END;
+}
+
+static void test_many_timers_one_pass(void **state)
+{
+    (void)state;
+    loop_t *l = loop_new();
+    many_t m = {.l = l};
+    static many_arg_t args[200];
+    for (int k = 0; k < 200; k++) {
+        args[k] = (many_arg_t){&m, k};
+        int id = loop_add_timer(l, 0, t_seq, &args[k]);
+        if (k == 150)
+            m.del_id = id;
+    }
+    usleep(2000);
+    /* One pass: all 200 due, earliest (first armed) first; timer 0 deleted 150, which never
+     * runs, and armed 100 more (the array grows past 256 slots) that wait for the next pass. */
+    assert_int_equal(loop_once(l, 0), 199);
+    assert_int_equal(m.added, 100);
+    assert_int_equal(m.n, 199);
+    for (int i = 0; i < m.n; i++)
+        assert_int_equal(m.seq[i], i < 150 ? i : i + 1);
+    assert_int_equal(loop_once(l, 0), 100);
+    assert_int_equal(m.n, 299);
+    for (int i = 199; i < m.n; i++)
+        assert_int_equal(m.seq[i], 1000 + i - 199);
+    assert_int_equal(loop_once(l, 0), 0);
+    loop_free(&l);
+}
+
 typedef struct io_rec {
     int fd;
     int calls;
@@ -197,6 +259,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_timer_order),
         cmocka_unit_test(test_timer_rearm_and_end),
+        cmocka_unit_test(test_many_timers_one_pass),
         cmocka_unit_test(test_fd_ready),
         cmocka_unit_test(test_zmq_socket_ready),
         cmocka_unit_test(test_stop_from_timer_with_sockets),

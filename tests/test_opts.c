@@ -27,6 +27,26 @@ static void test_defaults(void **state)
     assert_int_equal(o.log_level, LOG_INFO);
     assert_true(o.window_period_s == 5.0);
     assert_true(o.status_period_s == 2.0);
+    assert_int_equal(o.usb, 0);
+    assert_int_equal(o.usb_sync, 0);
+    assert_int_equal(o.usb_erase, 1);
+    assert_string_equal(o.usb_athlete, "usb1");
+}
+
+static void test_usb_flags(void **state)
+{
+    (void)state;
+    gaitd_opts_t o;
+    char err[256];
+    char *argv[] = {"gaitd", "--usb", "--usb-sync", "--usb-keep-runs", "--usb-athlete=anna"};
+    assert_int_equal(parse(&o, err, 5, argv), 0);
+    assert_int_equal(o.usb, 1);
+    assert_int_equal(o.usb_sync, 1);
+    assert_int_equal(o.usb_erase, 0);
+    assert_string_equal(o.usb_athlete, "anna");
+    char *argv2[] = {"gaitd", "--usb-athlete"};
+    assert_int_equal(parse(&o, err, 2, argv2), -1);
+    assert_non_null(strstr(err, "--usb-athlete"));
 }
 
 static void test_full_line(void **state)
@@ -119,7 +139,8 @@ static void test_log_levels(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_full_line),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_usb_flags),   cmocka_unit_test(test_full_line),
         cmocka_unit_test(test_asym_forms), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_log_levels),
     };

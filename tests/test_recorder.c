@@ -1,5 +1,6 @@
 /* test_recorder.c - daemon/recorder.c: file naming, header, records read back byte-exact with
- * the proto/rec.h reader, flush by size and by age, no overwriting. */
+ * the proto/rec.h reader, flush by size and by age, no overwriting, and a real write failure
+ * (RLIMIT_FSIZE: write() fails with EFBIG) that leaves the file cut at its last complete chunk. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "rec.h"
@@ -164,11 +167,98 @@ static void test_never_overwrites(void **state)
     assert_non_null(strstr(err, "no/such/dir"));
 }
 
+/* The file-size limit stops a chunk write half-way (a real short write, then EFBIG): the
+ * recording stops, the file is cut back to its last complete chunk and reads back cleanly to it;
+ * later frames are refused without touching the file. */
+static void test_write_failure_keeps_complete_chunks(void **state)
+{
+    (void)state;
+    rec_header_t h;
+    header(&h, "full");
+    char err[512];
+    recorder_t *r = recorder_open(dir, &h, NULL, err, sizeof err);
+    assert_non_null(r);
+    char path[4096];
+    snprintf(path, sizeof path, "%s", recorder_path(r));
+    assert_null(recorder_error(r));
+
+    /* room for the header, two chunks of 64 KiB and half of a third */
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)recorder_bytes(r) + 2 * RECORDER_FLUSH_BYTES + 40000;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+
+    /* a header that cannot be written leaves no file behind (named or temporary) */
+    struct rlimit tiny = old;
+    tiny.rlim_cur = 10;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &tiny), 0);
+    rec_header_t h2;
+    header(&h2, "nohdr");
+    assert_null(recorder_open(dir, &h2, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "File too large"));
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "! ls -A '%s' | grep -q nohdr", dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+    uint8_t frame[300];
+    int64_t now = 1000000;
+    int added = 0, rc = 0;
+    while (rc == 0 && added < 5000) {
+        memset(frame, added & 0xFF, sizeof frame);
+        rc = recorder_add(r, (unsigned)(added & 1), frame, sizeof frame, now);
+        if (rc == 0)
+            added++;
+    }
+    assert_int_equal(rc, -1);
+    assert_true(recorder_failed(r));
+    assert_int_equal(recorder_chunks(r), 2);
+    assert_non_null(recorder_error(r));
+    assert_non_null(strstr(recorder_error(r), path));
+    assert_non_null(strstr(recorder_error(r), "File too large"));
+    /* cut back: the file ends exactly at the last complete chunk */
+    assert_true((uint64_t)file_size(path) == recorder_bytes(r));
+    long size = file_size(path);
+    /* stopped for good: no more writes, ticks and flushes fail at once */
+    assert_int_equal(recorder_add(r, 0, frame, 10, now), -1);
+    assert_int_equal(recorder_tick(r, now + 10 * RECORDER_FLUSH_US), -1);
+    assert_int_equal(recorder_flush(r), -1);
+    assert_int_equal(file_size(path), size);
+    assert_int_equal(recorder_close(&r), -1);
+    assert_null(r);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(file_size(path), size);
+
+    /* reads back cleanly: every frame of the two complete chunks, then the end */
+    size_t len;
+    uint8_t *img = slurp(path, &len);
+    rec_reader_t rd;
+    rec_header_t back;
+    assert_int_equal(rec_reader_open(&rd, img, len, &back), 0);
+    uint8_t pod;
+    const uint8_t *fr;
+    size_t fl;
+    int n = 0, got;
+    while ((got = rec_reader_next(&rd, &pod, &fr, &fl)) == 1) {
+        assert_int_equal(fl, sizeof frame);
+        assert_int_equal(fr[0], n & 0xFF);
+        assert_int_equal(pod, n & 1);
+        n++;
+    }
+    assert_int_equal(got, 0);
+    assert_true(n > 0 && n < added);
+    assert_true((size_t)n * (sizeof frame + 3) >= 2 * RECORDER_FLUSH_BYTES);
+    free(img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_read_back),
         cmocka_unit_test(test_never_overwrites),
+        cmocka_unit_test(test_write_failure_keeps_complete_chunks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

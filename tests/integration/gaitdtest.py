@@ -41,3 +41,65 @@ def subscriber(ctx, endpoint, prefix=b""):
     sub.connect(endpoint)
     sub.setsockopt(zmq.SUBSCRIBE, prefix)
     return sub
+
+
+def vmrss_kib(pid):
+    """Resident memory of process pid in KiB (VmRSS of /proc/PID/status), None once it is gone."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for ln in f:
+                if ln.startswith("VmRSS:"):
+                    return int(ln.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+class RssSampler:
+    """Samples a process's VmRSS every period_s in a background thread until stop()."""
+
+    def __init__(self, pid, period_s=0.05):
+        import threading
+        self.pid, self.period_s, self.samples = pid, period_s, []
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            k = vmrss_kib(self.pid)
+            if k is not None:
+                self.samples.append(k)
+            self._stop.wait(self.period_s)
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+        return max(self.samples, default=0)
+
+
+# --- faults (issue 6) ---
+
+def catalog_rows(db, sql, args=()):
+    """Rows of a query on the catalog, read-only (a second connection, as `gaitctl sessions`)."""
+    import sqlite3
+    con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def analyze_recording(gaitctl, path, timeout=120):
+    """Runs `gaitctl analyze PATH`; returns (exit status, parsed JSON lines, stderr). Every
+    stdout line must be a JSON object (no garbage from a damaged recording)."""
+    import subprocess
+    r = subprocess.run([gaitctl, "analyze", path], capture_output=True, text=True,
+                       timeout=timeout)
+    out = []
+    for ln in r.stdout.splitlines():
+        try:
+            out.append(json.loads(ln))
+        except ValueError:
+            fail("%s: analyze printed a line that is not JSON: %.200r" % (path, ln))
+    return r.returncode, out, r.stderr

@@ -5,7 +5,10 @@
 - a finished session is in the catalog as 'complete' with its summary metrics and recording;
 - kill -9 while recording, then restart: the recording reads back (to its last complete chunk),
   the session is marked 'interrupted', not lost, and a replay of the recording adds a complete one;
-- `gaitctl sessions` and `gaitctl history` read the catalog."""
+- `gaitctl sessions` and `gaitctl history` read the catalog;
+- issue 5 in the daemon: a session's focus indicators are compared with the athlete's own
+  baseline once the catalog holds enough of its sessions (5 in the shipped rules), with
+  population ranges before; the stored focus evidence says which was used."""
 import glob
 import json
 import os
@@ -151,11 +154,37 @@ def test_kill9(tmp):
     check(r.returncode == 2, "history without athlete: exit %d" % r.returncode)
 
 
+def test_baseline(tmp):
+    db = os.path.join(tmp, "base.db")
+    common = ["--speed", "0", "--duration", "30", "--db", db, "--pub", "ipc://%s/bp" % tmp,
+              "--control", "ipc://%s/bc" % tmp]
+    for seed in range(1, 6):     # five ordinary sessions of sim1: its history
+        r = run([GAITD, "--simulate", "1", "--sim-seed", str(seed)] + common)
+        check(r.returncode == 0, "history session %d: %s" % (seed, r.stderr[-2000:]))
+    # sim1 (5 sessions of history) and sim2 (none), both with a weaker right push-off
+    r = run([GAITD, "--simulate", "2", "--sim-seed", "40", "--sim-asym", "1:pushoff=1,0.7",
+             "--sim-asym", "2:pushoff=1,0.7"] + common)
+    check(r.returncode == 0, "asymmetric session: %s" % r.stderr[-2000:])
+    check("sim1: focus baseline from 5 earlier session(s)" in r.stderr, r.stderr[-2000:])
+    last = {}
+    for athlete, focus in rows(db, "SELECT athlete, focus_json FROM sessions ORDER BY id"):
+        last[athlete] = json.loads(focus or "[]")
+    refs = {a: {f["reference"] for f in last[a]} for a in ("sim1", "sim2")}
+    check(last["sim2"] and refs["sim2"] == {"population"}, "sim2 (no history): %r" % last["sim2"])
+    check(last["sim1"] and refs["sim1"] == {"baseline"}, "sim1 (5 sessions): %r" % last["sim1"])
+    ev = " ".join(e for f in last["sim1"] for e in f["evidence"])
+    check("your own baseline" in ev, "baseline evidence: %s" % ev)
+    top = last["sim1"][0]
+    check(top["area"] in ("calves", "achilles") and top["side"] == "R" and top["score"] >= 0.5,
+          "sim1 top focus against its baseline: %r" % top)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="gaitd-cat-")
     try:
         test_config(tmp)
         test_kill9(tmp)
+        test_baseline(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("ok")

@@ -15,7 +15,7 @@ import time
 
 import zmq
 
-from gaitdtest import BIN, check, subscriber
+from gaitdtest import BIN, check, request, subscriber
 
 
 
@@ -88,7 +88,18 @@ def main():
         d = subprocess.Popen([os.path.join(BIN, "gaitd"), "--pub", "ipc://%s/w-pub" % tmp,
                               "--control", "ipc://%s/w-ctl" % tmp, "--simulate", "1",
                               "--wait-subscriber", "60"], stderr=subprocess.PIPE, text=True)
-        time.sleep(0.5)
+        # wait until it serves control requests (its signal handling is set up by then), so a
+        # slow start (valgrind, a loaded machine) is not mistaken for a failure to stop cleanly
+        ready = False
+        with zmq.Context() as zctx:
+            for _ in range(100):
+                try:
+                    ready = request(zctx, "ipc://%s/w-ctl" % tmp, b'{"cmd":"ping"}', 500).get("pong")
+                except zmq.error.Again:
+                    pass
+                if ready or d.poll() is not None:
+                    break
+        check(ready, "gaitd waiting for a subscriber does not answer ping")
         d.send_signal(signal.SIGTERM)
         rc = d.wait(timeout=10)
         check(rc == 0, "exit %r when stopped before starting: %s" % (rc, d.stderr.read()))

@@ -628,11 +628,12 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
 
 /* ---- pods ---- */
 
-static void make_runs(umockpod_t *p)
+/* Generates stored run number i (seed and pod clock from i) starting at start_unix_us. */
+static void make_run(umockpod_t *p, unsigned i, uint64_t start_unix_us)
 {
     unsigned fs = p->cfg.frame_samples;
     int fi = p->cfg.foot == 'L' ? DSP_LEFT : DSP_RIGHT;
-    for (unsigned i = 0; i < p->cfg.n_runs && i < UMOCKPOD_MAX_RUNS; i++) {
+    {
         sim_config_t sc;
         sim_config_default(&sc);
         sc.seed = p->cfg.seed + 100 + i;
@@ -646,7 +647,7 @@ static void make_runs(umockpod_t *p)
         r->plen = POD_SAMPLES_FIXED + POD_SAMPLE_BYTES * fs;
         r->payloads = g_malloc((size_t)nf * r->plen);
         r->info.run_id = p->next_run_id++;
-        r->info.start_unix_us = UINT64_C(1796000000000000) + (uint64_t)i * 3600000000u;
+        r->info.start_unix_us = start_unix_us;
         r->info.n_frames = nf;
         uint32_t crc = 0;
         uint64_t t_dev = 1000000000u + (uint64_t)i * 7200000000u;
@@ -676,6 +677,26 @@ static void make_runs(umockpod_t *p)
         r->info.crc32 = crc;
         sim_free(&s);
     }
+}
+
+static void make_runs(umockpod_t *p)
+{
+    for (unsigned i = 0; i < p->cfg.n_runs && i < UMOCKPOD_MAX_RUNS; i++)
+        make_run(p, i, UINT64_C(1796000000000000) + (uint64_t)i * 3600000000u);
+}
+
+int umockpod_add_run(umockpod_t *p)
+{
+    g_mutex_lock(&p->lock);
+    int rc = -1;
+    if (p->n_runs < UMOCKPOD_MAX_RUNS) {
+        uint64_t now = (uint64_t)g_get_real_time();
+        uint64_t len = (uint64_t)(p->cfg.run_s * 1e6);
+        make_run(p, p->next_run_id, now > len ? now - len : now);
+        rc = (int)p->runs[p->n_runs - 1].info.run_id;
+    }
+    g_mutex_unlock(&p->lock);
+    return rc;
 }
 
 void umockpod_sim_config(const umockpod_cfg_t *cfg, sim_config_t *sc)

@@ -96,6 +96,10 @@ void umockpod_stall_after(umockpod_t *p, uint64_t frames_total);
 /* Ignores the next n commands (as if lost on the wire): tests the host's timeouts and retries. */
 void umockpod_ignore_commands(umockpod_t *p, unsigned n);
 
+/* Stores one more run of cfg.run_s seconds, as if recorded during the last cfg.run_s seconds
+ * (e.g. while unplugged: the runner went out with it). Returns its run id, or -1 when full. */
+int umockpod_add_run(umockpod_t *p);
+
 void umockpod_stats(umockpod_t *p, umockpod_stats_t *s);
 /* Info of stored run i (oldest first). Returns 0, or -1 if there is no such run. */
 int umockpod_run(umockpod_t *p, unsigned i, pod_run_info_t *info);

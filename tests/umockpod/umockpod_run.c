@@ -8,7 +8,10 @@
  * are answered in this process (umockdev's worker thread). --unplug-at / --replug-at unplug and
  * plug back the first pod S seconds after the start. When COMMAND exits, each pod's counters are
  * written as one JSON line per pod to --stats (default: stderr), and its exit status is returned.
- * SIGTERM and SIGINT are forwarded to COMMAND.
+ * SIGTERM and SIGINT are forwarded to COMMAND. SIGUSR1 unplugs the first pod and SIGUSR2 plugs it
+ * back, whenever a test wants (no timing involved); with --run-on-unplug the pod stores one new
+ * run (run_s seconds) at each unplug, as if the runner went out with it. --stall-unplug N makes
+ * the first pod hang after N frames and unplugs it as soon as it hangs (mid-run or mid-stream).
  */
 #include <errno.h>
 #include <glib.h>
@@ -22,11 +25,16 @@
 
 #define MAX_PODS 8
 
-static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_signal, got_unplug, got_replug;
 
 static void on_signal(int sig)
 {
-    got_signal = sig;
+    if (sig == SIGUSR1)
+        got_unplug = 1;
+    else if (sig == SIGUSR2)
+        got_replug = 1;
+    else
+        got_signal = sig;
 }
 
 static int parse_pod(const char *s, umockpod_cfg_t *c, unsigned idx)
@@ -60,7 +68,8 @@ int main(int argc, char **argv)
     umockpod_cfg_t cfg[MAX_PODS];
     unsigned n = 0;
     double unplug_at = -1, replug_at = -1;
-    int corrupt = -1;
+    int corrupt = -1, run_on_unplug = 0;
+    long stall_unplug = -1;
     const char *stats_path = NULL;
     int i = 1;
     for (; i < argc && strcmp(argv[i], "--"); i++) {
@@ -76,11 +85,15 @@ int main(int argc, char **argv)
             replug_at = atof(argv[++i]);
         } else if (!strcmp(argv[i], "--corrupt-frame") && i + 1 < argc) {
             corrupt = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--stall-unplug") && i + 1 < argc) {
+            stall_unplug = atol(argv[++i]);
+        } else if (!strcmp(argv[i], "--run-on-unplug")) {
+            run_on_unplug = 1;
         } else if (!strcmp(argv[i], "--stats") && i + 1 < argc) {
             stats_path = argv[++i];
         } else {
             fprintf(stderr, "usage: umockpod_run [--pod SERIAL:FOOT[:runs=N][:speed=X]]... "
-                            "[--unplug-at S] [--replug-at S] [--corrupt-frame N] [--stats FILE] "
+                            "[--unplug-at S] [--replug-at S] [--corrupt-frame N] [--run-on-unplug] [--stall-unplug N] [--stats FILE] "
                             "-- COMMAND [ARG...]\n");
             return 2;
         }
@@ -119,12 +132,16 @@ int main(int argc, char **argv)
         if (k == 0 && corrupt >= 0)
             umockpod_corrupt_frame(pods[k], (unsigned)corrupt);
         umockpod_plug(pods[k]);
+        if (k == 0 && stall_unplug > 0)  /* after the plug, which clears it */
+            umockpod_stall_after(pods[k], (uint64_t)stall_unplug);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
     pid_t pid = fork();
     if (pid < 0) {
         perror("umockpod_run: fork");
@@ -133,6 +150,8 @@ int main(int argc, char **argv)
     if (pid == 0) {
         signal(SIGTERM, SIG_DFL);
         signal(SIGINT, SIG_DFL);
+        signal(SIGUSR1, SIG_DFL);
+        signal(SIGUSR2, SIG_DFL);
         execvp(cmd[0], cmd);
         fprintf(stderr, "umockpod_run: %s: %s\n", cmd[0], strerror(errno));
         _exit(127);
@@ -148,6 +167,28 @@ int main(int argc, char **argv)
             got_signal = 0;
         }
         double el = (double)(g_get_monotonic_time() - t0) * 1e-6;
+        if (stall_unplug > 0) {     /* unplug the first pod as soon as it hangs */
+            umockpod_stats_t ps;
+            umockpod_stats(pods[0], &ps);
+            if (ps.stalled && ps.plugged) {
+                umockpod_unplug(pods[0]);
+                stall_unplug = 0;
+                fprintf(stderr, "umockpod_run: %s hung after %llu frames and was unplugged\n",
+                        cfg[0].serial, (unsigned long long)ps.frames_sent);
+            }
+        }
+        if (got_unplug) {
+            got_unplug = 0;
+            umockpod_unplug(pods[0]);
+            int run = run_on_unplug ? umockpod_add_run(pods[0]) : -1;
+            fprintf(stderr, "umockpod_run: %s unplugged (SIGUSR1)%s\n", cfg[0].serial,
+                    run >= 0 ? ", a new run stored" : "");
+        }
+        if (got_replug) {
+            got_replug = 0;
+            umockpod_plug(pods[0]);
+            fprintf(stderr, "umockpod_run: %s plugged back (SIGUSR2)\n", cfg[0].serial);
+        }
         if (unplug_at >= 0 && !unplugged && el >= unplug_at) {
             umockpod_unplug(pods[0]);
             unplugged = 1;
