@@ -63,6 +63,15 @@ session_t *session_new(const session_cfg_t *cfg, feed_pub_t *pub, const log_t *l
         s->foot_of_pod[i] = h->pods[i].foot == 'L' ? DSP_LEFT : DSP_RIGHT;
     }
     dsp_settings_t ds = dsp_settings_default();
+    /* Size the analysis history for the pods' declared rates (+25 % for clock error) rather than
+     * the 2000 Hz maximum: about a third of the memory per pod at 500 Hz. A pod sending faster
+     * than it declares only shortens the history (detection degrades; memory stays bounded). */
+    double max_rate = 0.0;
+    for (unsigned i = 0; i < h->n_pods; i++)
+        if (h->pods[i].rate_hz > max_rate)
+            max_rate = h->pods[i].rate_hz;
+    if (max_rate >= 50.0 && 1.25 * max_rate < ds.max_rate_hz)
+        ds.max_rate_hz = 1.25 * max_rate;
     s->pipe = dsp_pipeline_new(&ds);
     if (!s->pipe) {
         snprintf(err, errcap, "%s: cannot create the analysis pipeline", h->athlete);
