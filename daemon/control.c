@@ -136,41 +136,56 @@ json_t *control_error(const char *code, const char *fmt, ...)
     return json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code, "message", msg);
 }
 
-int control_str(const json_t *req, const char *field, int required, const char **out,
-                json_t **errp)
+/* The field of req checked against its type: 1 with *vp set, 0 when absent and optional, -1 with
+ * *errp a bad_request reply naming the field. Shared by control_str and control_int. */
+static int typed_field(const json_t *req, const char *field, int required,
+                       int (*is_type)(const json_t *), const char *type, json_t **vp,
+                       json_t **errp)
 {
     json_t *v = json_object_get(req, field);
-    *out = NULL;
     if (!v || (json_is_null(v) && !required)) {
         if (!required)
             return 0;
-        *errp = control_error("bad_request", "missing field \"%s\" (a string)", field);
+        *errp = control_error("bad_request", "missing field \"%s\" (%s)", field, type);
         return -1;
     }
-    if (!json_is_string(v)) {
-        *errp = control_error("bad_request", "field \"%s\" must be a string", field);
+    if (!is_type(v)) {
+        *errp = control_error("bad_request", "field \"%s\" must be %s", field, type);
         return -1;
     }
-    *out = json_string_value(v);
-    return 0;
+    *vp = v;
+    return 1;
+}
+
+static int is_string(const json_t *v)
+{
+    return json_is_string(v);
+}
+
+static int is_integer(const json_t *v)
+{
+    return json_is_integer(v);
+}
+
+int control_str(const json_t *req, const char *field, int required, const char **out,
+                json_t **errp)
+{
+    json_t *v = NULL;
+    *out = NULL;
+    int rc = typed_field(req, field, required, is_string, "a string", &v, errp);
+    if (rc > 0)
+        *out = json_string_value(v);
+    return rc < 0 ? -1 : 0;
 }
 
 int control_int(const json_t *req, const char *field, int required, long long *out,
                 json_t **errp)
 {
-    json_t *v = json_object_get(req, field);
-    if (!v || (json_is_null(v) && !required)) {
-        if (!required)
-            return 0;
-        *errp = control_error("bad_request", "missing field \"%s\" (an integer)", field);
-        return -1;
-    }
-    if (!json_is_integer(v)) {
-        *errp = control_error("bad_request", "field \"%s\" must be an integer", field);
-        return -1;
-    }
-    *out = (long long)json_integer_value(v);
-    return 0;
+    json_t *v = NULL;
+    int rc = typed_field(req, field, required, is_integer, "an integer", &v, errp);
+    if (rc > 0)
+        *out = (long long)json_integer_value(v);
+    return rc < 0 ? -1 : 0;
 }
 
 static json_t *error_reply(control_t *c, const char *code, const char *fmt, const char *arg)
