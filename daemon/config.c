@@ -35,8 +35,9 @@ typedef struct parse {
     int indented;                    /* that line starts with white space (a continuation) */
     int err_line;                    /* line of the first error, 0 = none */
     char err[400];                   /* its message, without the "name:line: " prefix */
-    int key_line[16];                /* line each config_field bit was set on */
+    int key_line[32];                /* line each config_field bit was set on */
 } parse_t;
+_Static_assert(CONFIG_USB_ATHLETE < (1u << 31), "key_line has one slot per config_field bit");
 
 __attribute__((format(printf, 3, 4))) static void perr(parse_t *p, int line, const char *fmt, ...)
 {
