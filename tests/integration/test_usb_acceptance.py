@@ -42,6 +42,15 @@ with open(sys.argv[2], "w") as out:
 """
 
 
+
+def asker(ctx, ctl):
+    """A function sending one control request to ctl and checking that the reply is ok."""
+    def ask(req):
+        r = request(ctx, ctl, json.dumps(req).encode(), timeout_ms=10000)
+        check(r.get("ok") is True, "%r -> %r" % (req, r))
+        return r
+    return ask
+
 def wait_for(what, fn, timeout=120, proc=None):
     t0 = time.time()
     while time.time() - t0 < timeout:
@@ -78,10 +87,7 @@ def main():
     ctx = zmq.Context.instance()
     err = ""
     try:
-        def ask(req):
-            r = request(ctx, ctl, json.dumps(req).encode(), timeout_ms=10000)
-            check(r.get("ok") is True, "%r -> %r" % (req, r))
-            return r
+        ask = asker(ctx, ctl)
 
         # plug + identify: both pods paired with anna by the configuration file
         def identified():
@@ -230,10 +236,7 @@ def interrupted_sync():
     ctx = zmq.Context.instance()
     err = ""
     try:
-        def ask(req):
-            r = request(ctx, ctl, json.dumps(req).encode(), timeout_ms=10000)
-            check(r.get("ok") is True, "%r -> %r" % (req, r))
-            return r
+        ask = asker(ctx, ctl)
 
         def gone():
             p = [x for x in ask({"cmd": "pods"})["pods"] if x["serial"] == "GP-L-0001"]
