@@ -167,11 +167,14 @@ int cmd_analyze(int argc, char **argv)
         return 1;
     }
     unsigned long n_samples = 0, n_rejected = 0;
-    for (;;) {
-        int foot;
-        const dsp_sample_t *s;
+    int oom = 0;
+    while (!oom) {
+        /* samples in batches, in input order (input_next_refs: the same order as one by one) */
+        enum { BATCH = 64 };
+        int foot[BATCH];
+        const dsp_sample_t *s[BATCH];
         err[0] = '\0';
-        int r = input_next_ref(in, &foot, &s, err, sizeof err);
+        int r = input_next_refs(in, foot, s, BATCH, err, sizeof err);
         if (r == 0)
             break;
         if (r < 0) {
@@ -179,15 +182,18 @@ int cmd_analyze(int argc, char **argv)
             status = 1;
             continue;
         }
-        n_samples++;
-        if (dsp_pipeline_push(p, foot, s) < 0)
-            n_rejected++;
-        /* strides wait in the pipeline's queue (256 deep, a few per second of data): collected
-         * every 64 samples, and once more after dsp_pipeline_finish */
-        if ((n_samples & 63u) == 0 && drain(p, &list)) {
-            fprintf(stderr, "gaitctl analyze: out of memory\n");
-            status = 1;
-            break;
+        for (int i = 0; i < r; i++) {
+            n_samples++;
+            if (dsp_pipeline_push(p, foot[i], s[i]) < 0)
+                n_rejected++;
+            /* strides wait in the pipeline's queue (a few per second of data): collected every
+             * 64 samples, and once more after dsp_pipeline_finish */
+            if ((n_samples & 63u) == 0 && drain(p, &list)) {
+                fprintf(stderr, "gaitctl analyze: out of memory\n");
+                status = 1;
+                oom = 1;
+                break;
+            }
         }
     }
     if (input_damaged(in))

@@ -368,7 +368,9 @@ static int csv_load(input_t *in, double rate_override_hz, char *err, size_t errc
     return 0;
 }
 
-static int csv_next(input_t *in, int *foot, const dsp_sample_t **s, char *err, size_t errcap)
+/* noinline: keeps input_next_ref's per-sample path for recordings free of CSV's register use */
+__attribute__((noinline)) static int csv_next(input_t *in, int *foot, const dsp_sample_t **s,
+                                              char *err, size_t errcap)
 {
     /* the next sample: earliest head, ties L before R */
     int f = -1;
@@ -460,6 +462,42 @@ static int rec_fill(input_t *in)
     return 0;
 }
 
+/* Keeps, in place, the samples of v[0..n) that advance in time: each one later than the last
+ * kept (the previous frames' included); a frame overlapping what was already queued is trimmed.
+ * Returns the count kept. The usual frame (all later than the last, strictly increasing) is
+ * kept whole after one comparison per sample; anything else takes the sample-by-sample rule. */
+static unsigned keep_advancing(input_t *in, int foot, dsp_sample_t *v, unsigned n)
+{
+    unsigned i = 0;
+    if (in->have_last[foot])
+        while (i < n && !(v[i].t > in->last_t[foot]))
+            i++;
+    unsigned j = i + 1;
+    while (j < n && v[j].t > v[j - 1].t)
+        j++;
+    if (j >= n) { /* v[i..n) strictly increasing, v[i] after the last */
+        unsigned k = n - i;
+        if (k && i)
+            memmove(v, v + i, k * sizeof *v);
+        if (k) {
+            in->last_t[foot] = v[k - 1].t;
+            in->have_last[foot] = 1;
+        }
+        return k;
+    }
+    unsigned k = 0;
+    for (i = 0; i < n; i++) {
+        if (in->have_last[foot] && !(v[i].t > in->last_t[foot]))
+            continue; /* a frame overlapping what was already queued: keep time order */
+        if (k != i)
+            v[k] = v[i];
+        in->last_t[foot] = v[k].t;
+        in->have_last[foot] = 1;
+        k++;
+    }
+    return k;
+}
+
 /* Reads one record into the foot queues; sets rec_done at the end or on damage. */
 static void rec_read_one(input_t *in)
 {
@@ -503,17 +541,7 @@ static void rec_read_one(input_t *in)
     /* converted in place at the queue's tail; samples that do not advance in time are dropped */
     dsp_sample_t *v = q->v + q->tail;
     unsigned n = input_frame_to_samples(&in->hdr.pods[pod], 0, &in->msg.u.samples, v);
-    unsigned k = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (in->have_last[foot] && !(v[i].t > in->last_t[foot]))
-            continue; /* a frame overlapping what was already queued: keep time order */
-        if (k != i)
-            v[k] = v[i];
-        in->last_t[foot] = v[k].t;
-        in->have_last[foot] = 1;
-        k++;
-    }
-    q->tail += k;
+    q->tail += keep_advancing(in, foot, v, n);
 }
 
 static int rec_want_more(const input_t *in)
@@ -527,7 +555,10 @@ static int rec_want_more(const input_t *in)
     return total == 0;
 }
 
-static int rec_next(input_t *in, int *foot, const dsp_sample_t **s, char *err, size_t errcap)
+/* rec_next's general case (a queue to fill, one foot only, the end, damage): out of line, so
+ * that the common case in input_next_ref stays a few instructions. */
+__attribute__((noinline)) static int rec_next(input_t *in, int *foot, const dsp_sample_t **s,
+                                              char *err, size_t errcap)
 {
     size_t n0 = queue_size(&in->q[0]), n1 = queue_size(&in->q[1]);
     /* fast path: every present foot has a queued sample, so rec_want_more would say no */
@@ -675,7 +706,42 @@ int input_next_ref(input_t *in, int *foot, const dsp_sample_t **s, char *err, si
 {
     if (in->format == INPUT_CSV)
         return csv_next(in, foot, s, err, errcap);
+    /* per sample: both feet have queued samples (rec_next would read nothing): the earlier
+     * head, ties L before R, exactly as rec_next */
+    sample_queue_t *q0 = &in->q[0], *q1 = &in->q[1];
+    if (q0->head < q0->tail && q1->head < q1->tail) {
+        int f = q1->v[q1->head].t < q0->v[q0->head].t;
+        sample_queue_t *q = f ? q1 : q0;
+        *foot = f;
+        *s = &q->v[q->head++]; /* stays valid until the next rec_read_one */
+        if (q->head == q->tail)
+            q->head = q->tail = 0;
+        return 1;
+    }
     return rec_next(in, foot, s, err, errcap);
+}
+
+int input_next_refs(input_t *in, int *foot, const dsp_sample_t **s, unsigned max, char *err,
+                    size_t errcap)
+{
+    if (in->format == INPUT_RECORDING) {
+        /* input_next_ref's per-sample case, repeated while it holds: no record is read, so every
+         * pointer handed out stays valid; an emptied queue is reset afterwards, as there */
+        sample_queue_t *q0 = &in->q[0], *q1 = &in->q[1];
+        unsigned n = 0;
+        while (n < max && q0->head < q0->tail && q1->head < q1->tail) {
+            int f = q1->v[q1->head].t < q0->v[q0->head].t;
+            sample_queue_t *q = f ? q1 : q0;
+            foot[n] = f;
+            s[n++] = &q->v[q->head++];
+        }
+        for (int k = 0; k < 2; k++)
+            if (in->q[k].head == in->q[k].tail)
+                in->q[k].head = in->q[k].tail = 0;
+        if (n)
+            return (int)n;
+    }
+    return input_next_ref(in, foot, s, err, errcap); /* one sample, the end, or damage */
 }
 
 int input_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t errcap)

@@ -44,6 +44,13 @@ int input_next(input_t *in, int *foot, dsp_sample_t *s, char *err, size_t errcap
  * next call on in (the offline analysis hands it straight to the pipeline). */
 int input_next_ref(input_t *in, int *foot, const dsp_sample_t **s, char *err, size_t errcap);
 
+/* As input_next_ref for up to max (>= 1) samples at once, for a caller that consumes them in a
+ * loop (the offline analysis): fills foot[0..n) and s[0..n) in exactly the order input_next_ref
+ * gives them and returns n >= 1; 0 at the end; -1 once on damage with a message in err, as
+ * input_next_ref. The pointers stay valid until the next call on in. */
+int input_next_refs(input_t *in, int *foot, const dsp_sample_t **s, unsigned max, char *err,
+                    size_t errcap);
+
 /* Non-zero when any damage was reported. */
 int input_damaged(const input_t *in);
 

@@ -459,21 +459,26 @@ void report_data_free(report_data_t *d)
 /* ---------------------------------------------------------------- live */
 
 struct report_live {
-    focus_rules_t rules;
+    const focus_rules_t *rules;
     focus_baseline_t base;
     int have_base;
     focus_acc_t acc;
     focus_live_t hyst;
     focus_metrics_t m;
-    focus_result_t fresh, shown;
+    focus_result_t shown;
 };
+
+/* A fresh evaluation only lives from focus_evaluate to the message built from it (and, after
+ * report_live_final, to the caller's report_live_result): one per thread serves every session,
+ * which keeps ~34 KiB out of each athlete's state (memory per pod, GAITD.md). */
+static _Thread_local focus_result_t live_fresh;
 
 report_live_t *report_live_new(const focus_rules_t *rules, const focus_baseline_t *baseline)
 {
     report_live_t *l = calloc(1, sizeof *l);
     if (!l)
         return NULL;
-    l->rules = *rules;
+    l->rules = rules;
     if (baseline) {
         l->base = *baseline;
         l->have_base = 1;
@@ -506,11 +511,11 @@ void report_live_stride(report_live_t *l, const dsp_stride_t *s)
 
 json_t *report_live_window(report_live_t *l, const char *athlete, double t)
 {
-    focus_metrics_compute(&l->acc, NULL, l->rules.min_strides, &l->m);
-    if (l->m.n[0] < l->rules.min_strides && l->m.n[1] < l->rules.min_strides)
+    focus_metrics_compute(&l->acc, NULL, l->rules->min_strides, &l->m);
+    if (l->m.n[0] < l->rules->min_strides && l->m.n[1] < l->rules->min_strides)
         return NULL;
-    focus_evaluate(&l->rules, &l->m, l->have_base ? &l->base : NULL, &l->fresh);
-    int changed = focus_live_update(&l->hyst, &l->rules, &l->fresh, &l->shown);
+    focus_evaluate(l->rules, &l->m, l->have_base ? &l->base : NULL, &live_fresh);
+    int changed = focus_live_update(&l->hyst, l->rules, &live_fresh, &l->shown);
     json_t *o = report_focus_message(athlete, t, 0, &l->shown);
     if (o && json_object_set_new(o, "changed", json_boolean(changed))) {
         json_decref(o);
@@ -522,14 +527,15 @@ json_t *report_live_window(report_live_t *l, const char *athlete, double t)
 json_t *report_live_final(report_live_t *l, const char *athlete, double t,
                           const dsp_summary_t *sum)
 {
-    focus_metrics_compute(&l->acc, sum, l->rules.min_strides, &l->m);
-    focus_evaluate(&l->rules, &l->m, l->have_base ? &l->base : NULL, &l->fresh);
-    return report_focus_message(athlete, t, 1, &l->fresh);
+    focus_metrics_compute(&l->acc, sum, l->rules->min_strides, &l->m);
+    focus_evaluate(l->rules, &l->m, l->have_base ? &l->base : NULL, &live_fresh);
+    return report_focus_message(athlete, t, 1, &live_fresh);
 }
 
 const focus_result_t *report_live_result(const report_live_t *l)
 {
-    return &l->fresh;
+    (void)l;
+    return &live_fresh;
 }
 
 const focus_metrics_t *report_live_metrics(const report_live_t *l)

@@ -80,7 +80,8 @@ int report_load_rules(const char *path, focus_rules_t *rules, char *err, size_t 
  *   per window message: msg = report_live_window(l, athlete, t); if (msg) publish "focus" msg;
  *   at the end (or after a sync): msg = report_live_final(l, athlete, t, &summary);
  *     publish it; store report_live_result(l) with report_summary_add_focus in the catalog.
- * The rules and baseline are copied. */
+ * The baseline is copied; the rules are borrowed and must outlive l (one shared copy serves
+ * every session: it is the largest part of the focus state). */
 typedef struct report_live report_live_t;
 report_live_t *report_live_new(const focus_rules_t *rules, const focus_baseline_t *baseline);
 void report_live_free(report_live_t **l);
@@ -95,7 +96,8 @@ json_t *report_live_window(report_live_t *l, const char *athlete, double t);
 /* Final evaluation with the session summary (sum may be NULL): "final": true, no hysteresis. */
 json_t *report_live_final(report_live_t *l, const char *athlete, double t,
                           const dsp_summary_t *sum);
-/* The latest final evaluation and its metrics (valid after report_live_final). */
+/* The final evaluation and its metrics: call right after report_live_final (the evaluation is
+ * per-thread scratch: the next report_live_window or _final of any session overwrites it). */
 const focus_result_t *report_live_result(const report_live_t *l);
 const focus_metrics_t *report_live_metrics(const report_live_t *l);
 

@@ -20,10 +20,11 @@ struct session {
     dsp_pipeline_t *pipe;
     report_live_t *focus;            /* massage focus areas, NULL if the rules failed to load */
     json_t *final_summary;           /* the published summary (with focus), once finished */
+    json_t *faults;                  /* the source's fault counters (session_set_faults) */
     recorder_t *rec;
-    char rec_path[4096];             /* kept after the recording is closed */
+    char *rec_path;                  /* kept after the recording is closed; NULL: not recording */
     int rec_failed;                  /* kept after the recording is closed: */
-    char rec_error[512];             /* why it stopped early ("" if it did not) */
+    char *rec_error;                 /* why it stopped early (NULL if it did not) */
     uint64_t rec_bytes;
     feed_pub_t *pub;
     const log_t *lg;
@@ -34,9 +35,34 @@ struct session {
     uint64_t strides[2];
     int finished;
     latency_track_t lat;             /* batch arrival times, for the stride latency */
-    pod_msg_t msg;                   /* decode scratch (large: kept off the stack) */
-    dsp_sample_t buf[POD_MAX_SAMPLES];
 };
+
+/* Decode scratch, large (13 KiB): kept off the stack and shared by the sessions of a thread (a
+ * frame is decoded and analysed before the next one is), not held per session. */
+static _Thread_local struct {
+    pod_msg_t msg;
+    dsp_sample_t buf[POD_MAX_SAMPLES];
+} scratch;
+
+/* Sessions share one FFT workspace (dsp_pipeline_new_with): a new session's pipeline shares the
+ * one of the newest session still open. gaitd runs every session in its one thread. */
+static const dsp_pipeline_t *fft_peer;
+
+/* The shipped focus rules (dsp/focus_rules.ini, built in), parsed once and kept for the process:
+ * immutable, one copy for every session (NULL with a message in err when they fail to parse). */
+static const focus_rules_t *shared_rules(char *err, size_t errcap)
+{
+    static focus_rules_t *rules;
+    if (!rules) {
+        focus_rules_t *r = xmalloc(sizeof *r);
+        if (report_load_rules(NULL, r, err, errcap) != 0) {
+            xfree(r);
+            return NULL;
+        }
+        rules = r;
+    }
+    return rules;
+}
 
 static json_t *jnum(double d)
 {
@@ -63,30 +89,29 @@ session_t *session_new(const session_cfg_t *cfg, feed_pub_t *pub, const log_t *l
         s->foot_of_pod[i] = h->pods[i].foot == 'L' ? DSP_LEFT : DSP_RIGHT;
     }
     dsp_settings_t ds = dsp_settings_default();
-    /* Size the analysis history for the pods' declared rates (+25 % for clock error) rather than
-     * the 2000 Hz maximum: about a third of the memory per pod at 500 Hz. A pod sending faster
+    /* Size the analysis history for the pods' declared rates (+5 % for clock error: pod clocks
+     * are off by ppm, not percent) rather than the 2000 Hz maximum. A pod sending faster
      * than it declares only shortens the history (detection degrades; memory stays bounded). */
     double max_rate = 0.0;
     for (unsigned i = 0; i < h->n_pods; i++)
         if (h->pods[i].rate_hz > max_rate)
             max_rate = h->pods[i].rate_hz;
-    if (max_rate >= 50.0 && 1.25 * max_rate < ds.max_rate_hz)
-        ds.max_rate_hz = 1.25 * max_rate;
-    s->pipe = dsp_pipeline_new(&ds);
+    if (max_rate >= 50.0 && 1.05 * max_rate < ds.max_rate_hz)
+        ds.max_rate_hz = 1.05 * max_rate;
+    s->pipe = dsp_pipeline_new_with(&ds, fft_peer);
     if (!s->pipe) {
         snprintf(err, errcap, "%s: cannot create the analysis pipeline", h->athlete);
         xfree(s);
         return NULL;
     }
     {
-        /* the shipped focus rules (dsp/focus_rules.ini, built in); a failure only disables focus */
-        focus_rules_t *fr = xmalloc(sizeof *fr);
+        /* the shipped focus rules; a failure only disables focus */
         char ferr[256];
-        if (report_load_rules(NULL, fr, ferr, sizeof ferr) == 0)
+        const focus_rules_t *fr = shared_rules(ferr, sizeof ferr);
+        if (fr)
             s->focus = report_live_new(fr, NULL);
         else
             log_warn(lg, "%s: focus rules: %s", h->athlete, ferr);
-        xfree(fr);
     }
     if (cfg->record_dir) {
         s->rec = recorder_open(cfg->record_dir, h, lg, err, errcap);
@@ -96,8 +121,9 @@ session_t *session_new(const session_cfg_t *cfg, feed_pub_t *pub, const log_t *l
             xfree(s);
             return NULL;
         }
-        snprintf(s->rec_path, sizeof s->rec_path, "%s", recorder_path(s->rec));
+        s->rec_path = xstrdup(recorder_path(s->rec));
     }
+    fft_peer = s->pipe;
     s->streams = xcalloc(h->n_pods, sizeof *s->streams);
     for (unsigned i = 0; i < h->n_pods; i++)
         pod_stream_init(&s->streams[i]);
@@ -109,6 +135,12 @@ session_t *session_new(const session_cfg_t *cfg, feed_pub_t *pub, const log_t *l
     log_info(lg, "session %s started (%s, %u pods)", h->athlete,
              h->source[0] ? h->source : "unknown source", h->n_pods);
     return s;
+}
+
+void session_set_faults(session_t *s, json_t *faults)
+{
+    json_decref(s->faults);
+    s->faults = faults;
 }
 
 void session_set_baseline(session_t *s, const focus_baseline_t *baseline)
@@ -139,7 +171,7 @@ const rec_header_t *session_header(const session_t *s)
 
 const char *session_recording(const session_t *s)
 {
-    return s->rec_path[0] ? s->rec_path : NULL;
+    return s->rec_path;
 }
 
 void session_summary(const session_t *s, dsp_summary_t *out)
@@ -211,23 +243,25 @@ static int push(session_t *s, int foot, const dsp_sample_t *x)
 static void drain_stream(session_t *s, unsigned i)
 {
     pod_stream_report_t rep;
-    while (pod_stream_next(&s->streams[i], &s->msg, &rep)) {
+    pod_msg_t *msg = &scratch.msg;
+    dsp_sample_t *buf = scratch.buf;
+    while (pod_stream_next(&s->streams[i], msg, &rep)) {
         if (rep.events & POD_EV_RESYNC)
             log_debug(s->lg, "%s pod %u: %llu bytes skipped before offset %llu", s->hdr.athlete,
                       i, (unsigned long long)rep.skipped_bytes, (unsigned long long)rep.offset);
         if (rep.events & POD_EV_GAP)
             log_debug(s->lg, "%s pod %u: %u frames lost before offset %llu", s->hdr.athlete, i,
                       rep.gap_frames, (unsigned long long)rep.offset);
-        if (s->msg.type != POD_MSG_SAMPLES) {
+        if (msg->type != POD_MSG_SAMPLES) {
             s->other_msgs++;
             continue;
         }
         /* t0 = 0: absolute host-clock times, as daemon/input.c gives `gaitctl analyze`. */
-        unsigned n = input_frame_to_samples(&s->hdr.pods[i], 0, &s->msg.u.samples, s->buf);
+        unsigned n = input_frame_to_samples(&s->hdr.pods[i], 0, &msg->u.samples, buf);
         for (unsigned k = 0; k < n; k++)
-            push(s, s->foot_of_pod[i], &s->buf[k]);
+            push(s, s->foot_of_pod[i], &buf[k]);
         if (n)
-            latency_track_samples(&s->lat, s->foot_of_pod[i], s->buf[n - 1].t);
+            latency_track_samples(&s->lat, s->foot_of_pod[i], buf[n - 1].t);
         drain_strides(s);
         maybe_window(s);
     }
@@ -282,7 +316,7 @@ void session_finish(session_t *s)
     dsp_summary_t sum;
     dsp_pipeline_summary(s->pipe, &sum);
     json_t *msg = feed_summary(s->hdr.athlete, &sum);
-    if (msg && s->rec_path[0])
+    if (msg && s->rec_path)
         json_object_set_new(msg, "recording", json_string(s->rec_path));
     if (s->focus) {
         json_t *fm = report_live_final(s->focus, s->hdr.athlete, s->t_last, &sum);
@@ -292,6 +326,8 @@ void session_finish(session_t *s)
             report_summary_add_focus(msg, report_live_result(s->focus),
                                      report_live_metrics(s->focus));
     }
+    if (msg && s->faults)
+        json_object_set(msg, "faults", s->faults);
     s->final_summary = msg ? json_incref(msg) : NULL;
     feed_pub_send(s->pub, s->hdr.athlete, "summary", msg);
     if (s->rec) {
@@ -299,7 +335,7 @@ void session_finish(session_t *s)
         s->rec_bytes = recorder_bytes(s->rec);
         s->rec_failed = recorder_failed(s->rec);
         if (recorder_error(s->rec))
-            snprintf(s->rec_error, sizeof s->rec_error, "%s", recorder_error(s->rec));
+            s->rec_error = xstrdup(recorder_error(s->rec));
         recorder_close(&s->rec);
     }
     log_info(s->lg, "session %s finished: %llu+%llu samples, %llu+%llu strides, %.1f s of data",
@@ -356,8 +392,10 @@ json_t *session_status(const session_t *s)
     json_object_set_new(o, "data_s", jnum(data_s));
     json_object_set_new(o, "t_last", jnum(s->t_last));
     json_object_set_new(o, "pipeline_lag_s", jnum(lag));
-    if (s->rec_path[0]) {
-        const char *e = s->rec ? recorder_error(s->rec) : s->rec_error[0] ? s->rec_error : NULL;
+    if (s->faults)
+        json_object_set(o, "faults", s->faults);
+    if (s->rec_path) {
+        const char *e = s->rec ? recorder_error(s->rec) : s->rec_error;
         json_t *r = json_pack("{s:s, s:I, s:b}", "file", s->rec_path, "bytes",
                               (json_int_t)(s->rec ? recorder_bytes(s->rec) : s->rec_bytes),
                               "failed", s->rec ? recorder_failed(s->rec) : s->rec_failed);
@@ -375,9 +413,14 @@ void session_free(session_t **sp)
     session_t *s = *sp;
     session_finish(s);
     json_decref(s->final_summary);
+    json_decref(s->faults);
     report_live_free(&s->focus);
+    if (fft_peer == s->pipe)
+        fft_peer = NULL;
     dsp_pipeline_free(&s->pipe);
     xfree(s->streams);
+    xfree(s->rec_path);
+    xfree(s->rec_error);
     xfree(s);
     *sp = NULL;
 }

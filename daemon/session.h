@@ -60,6 +60,12 @@ int session_push_sample(session_t *s, int foot, const dsp_sample_t *x);
  * instead of population ranges (the focus evidence says which was used). NULL: population. */
 void session_set_baseline(session_t *s, const focus_baseline_t *baseline);
 
+/* Fault counters of the session's source (USB pods: CRC errors, gaps, duplicates, reordered
+ * frames, stalls, unplugs ...) as a JSON object; the reference is stolen, NULL clears. Shown as
+ * "faults" in session_status and added to the summary at session_finish (so the catalog's
+ * summary_json carries it). */
+void session_set_faults(session_t *s, json_t *faults);
+
 /* Periodic housekeeping (recording flush by age). */
 void session_tick(session_t *s, int64_t now_us);
 

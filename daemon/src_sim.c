@@ -17,7 +17,11 @@ typedef struct src_sim {
     sim_t *sim;
     session_t *sess;
     source_env_t env;
-    pod_msg_t frame[2];          /* the frame being filled, per foot (pod index = foot) */
+    /* the frame being filled, per foot (pod index = foot): first sample's pod time, samples so
+     * far, raw samples (frame_samples each; the frame itself is built in scratch when sent) */
+    uint64_t t_dev_us[2];
+    unsigned n[2];
+    int16_t (*raw[2])[6];
     uint32_t seq[2];
     unsigned frame_samples;
     uint16_t acc_range_g, gyr_range_dps;
@@ -26,8 +30,14 @@ typedef struct src_sim {
     uint64_t k;                  /* sample instants produced */
     int64_t start_wall_us;       /* first step, 0 before */
     int done;
-    uint8_t wire[POD_MAX_FRAME];
 } src_sim_t;
+
+/* Frame and wire scratch, shared by the simulated pods of a thread (a frame is encoded and
+ * handed to the session before the next): 7 KiB not held per athlete. */
+static _Thread_local struct {
+    pod_msg_t msg;
+    uint8_t wire[POD_MAX_FRAME];
+} scratch;
 
 void src_sim_header(rec_header_t *h, const char *athlete, const sim_config_t *c,
                     int64_t start_unix_us)
@@ -55,17 +65,26 @@ void src_sim_header(rec_header_t *h, const char *athlete, const sim_config_t *c,
 /* Encodes foot f's frame and hands it to the session. */
 static void emit(src_sim_t *ss, int f, int64_t now_us)
 {
-    pod_samples_t *fr = &ss->frame[f].u.samples;
-    if (fr->n == 0)
+    if (ss->n[f] == 0)
         return;
+    pod_msg_t *m = &scratch.msg;
+    pod_samples_t *fr = &m->u.samples;
+    m->type = POD_MSG_SAMPLES;
     fr->seq = ss->seq[f]++;
+    fr->t_dev_us = ss->t_dev_us[f];
+    fr->rate_hz = (uint16_t)ss->rate_hz;
+    fr->acc_range_g = ss->acc_range_g;
+    fr->gyr_range_dps = ss->gyr_range_dps;
+    fr->n = (uint16_t)ss->n[f];
+    fr->run_id = 0;
+    memcpy(fr->s, ss->raw[f], ss->n[f] * sizeof fr->s[0]);
     size_t len;
-    int rc = pod_encode(&ss->frame[f], ss->wire, sizeof ss->wire, &len);
+    int rc = pod_encode(m, scratch.wire, sizeof scratch.wire, &len);
     if (rc != 0)
         log_error(ss->env.lg, "%s: pod_encode: %s", session_athlete(ss->sess), proto_strerror(rc));
     else
-        session_feed_frame(ss->sess, (unsigned)f, ss->wire, len, now_us);
-    fr->n = 0;
+        session_feed_frame(ss->sess, (unsigned)f, scratch.wire, len, now_us);
+    ss->n[f] = 0;
 }
 
 /* Produces one sample instant. Returns 0 when the simulator has ended. */
@@ -76,16 +95,15 @@ static int produce(src_sim_t *ss, int64_t now_us)
         return 0;
     ss->k++;
     for (int f = 0; f < 2; f++) {
-        pod_samples_t *fr = &ss->frame[f].u.samples;
-        if (fr->n == 0) {
+        if (ss->n[f] == 0) {
             double pod_t = out[f].t + ss->clock_offset_s[f];
             int64_t us = POD_BOOT_US(f) + llround(pod_t * 1e6);
-            fr->t_dev_us = us > 0 ? (uint64_t)us : 0;
+            ss->t_dev_us[f] = us > 0 ? (uint64_t)us : 0;
         }
-        dsp_si_to_raw(&out[f], ss->acc_range_g, ss->gyr_range_dps, NULL, fr->s[fr->n]);
-        fr->n++;
+        dsp_si_to_raw(&out[f], ss->acc_range_g, ss->gyr_range_dps, NULL, ss->raw[f][ss->n[f]]);
+        ss->n[f]++;
     }
-    if (ss->frame[0].u.samples.n >= ss->frame_samples) {
+    if (ss->n[0] >= ss->frame_samples) {
         emit(ss, 0, now_us);
         emit(ss, 1, now_us);
     }
@@ -145,6 +163,8 @@ static void sim_free_impl(void *impl)
         return;
     session_free(&ss->sess);
     sim_free(&ss->sim);
+    xfree(ss->raw[0]);
+    xfree(ss->raw[1]);
     xfree(ss);
 }
 
@@ -183,15 +203,8 @@ int src_sim_new(source_t *src, const src_sim_cfg_t *cfg, const source_env_t *env
     ss->frame_samples = cfg->frame_samples ? cfg->frame_samples : SRC_SIM_FRAME_SAMPLES;
     if (ss->frame_samples > POD_MAX_SAMPLES)
         ss->frame_samples = POD_MAX_SAMPLES;
-    for (int f = 0; f < 2; f++) {
-        ss->frame[f].type = POD_MSG_SAMPLES;
-        pod_samples_t *fr = &ss->frame[f].u.samples;
-        fr->rate_hz = (uint16_t)ss->rate_hz;
-        fr->acc_range_g = ss->acc_range_g;
-        fr->gyr_range_dps = ss->gyr_range_dps;
-        fr->run_id = 0;
-        fr->n = 0;
-    }
+    for (int f = 0; f < 2; f++)
+        ss->raw[f] = xcalloc(ss->frame_samples, sizeof ss->raw[f][0]);
 
     int64_t start = cfg->start_unix_us;
     if (!start) {
@@ -206,8 +219,7 @@ int src_sim_new(source_t *src, const src_sim_cfg_t *cfg, const source_env_t *env
     sc.window_period_s = env->window_period_s;
     ss->sess = session_new(&sc, env->pub, env->lg, err, errcap);
     if (!ss->sess) {
-        sim_free(&ss->sim);
-        xfree(ss);
+        sim_free_impl(ss);
         return -1;
     }
     src->ops = &sim_ops;

@@ -168,6 +168,10 @@ typedef struct dsp_pipeline dsp_pipeline_t;
 
 /* Allocates a pipeline. Returns NULL on bad settings or out of memory. Caller owns it. */
 dsp_pipeline_t *dsp_pipeline_new(const dsp_settings_t *s);
+/* As dsp_pipeline_new, sharing peer's FFT plan and scratch buffers when peer (may be NULL) has
+ * the same spectral window (fft_window_s): a few tens of KiB less per pipeline. Pipelines that
+ * share must be used from one thread at a time; each may be freed in any order. */
+dsp_pipeline_t *dsp_pipeline_new_with(const dsp_settings_t *s, const dsp_pipeline_t *peer);
 /* Frees *p and sets it to NULL. */
 void dsp_pipeline_free(dsp_pipeline_t **p);
 

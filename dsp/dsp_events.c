@@ -5,30 +5,24 @@
 #include "dsp_events.h"
 
 #define G0 9.80665
+#define STILL_BUF 1024 /* |gyr| values kept for the foot-flat window (a power of two) */
 
 int dsp_events_init(dsp_events_t *ev, size_t cap, uint8_t foot)
 {
     memset(ev, 0, sizeof *ev);
-    size_t c = 64;
-    while (c < cap) /* a power of two: ring indices by mask, not division */
-        c *= 2;
-    cap = c;
-    ev->cap = cap;
-    ev->mask = cap - 1;
+    if (cap < 64)
+        cap = 64;
+    ev->cap = cap; /* exact: memory per pod is what the pipeline asked for, no power-of-two slack */
     ev->foot = foot;
-    ev->t = calloc(cap, sizeof *ev->t);
-    ev->gy = calloc(cap, sizeof *ev->gy);
-    ev->an = calloc(cap, sizeof *ev->an);
+    ev->r = calloc(cap, sizeof *ev->r);
     ev->sat = calloc(cap, sizeof *ev->sat);
-    ev->ax = calloc(cap, sizeof *ev->ax);
-    ev->gx = calloc(cap, sizeof *ev->gx);
-    ev->gn = calloc(cap, sizeof *ev->gn);
     ev->cand = -1;
     ev->cand_x = -1;
     ev->pend = -1;
     ev->last_stride_s = NAN;
     ev->scanned_t = -INFINITY;
-    if (!ev->t || !ev->gy || !ev->an || !ev->sat || !ev->ax || !ev->gx || !ev->gn) {
+    ev->m_period = ev->m_amp = NAN; /* nothing memorised */
+    if (!ev->r || !ev->sat) {
         dsp_events_release(ev);
         return -1;
     }
@@ -37,27 +31,9 @@ int dsp_events_init(dsp_events_t *ev, size_t cap, uint8_t foot)
 
 void dsp_events_release(dsp_events_t *ev)
 {
-    free(ev->t);
-    free(ev->gy);
-    free(ev->an);
+    free(ev->r);
     free(ev->sat);
-    free(ev->ax);
-    free(ev->gx);
-    free(ev->gn);
     memset(ev, 0, sizeof *ev);
-}
-
-void dsp_events_store(dsp_events_t *ev, const dsp_sample_t *s)
-{
-    size_t k = (size_t)(ev->n & ev->mask);
-    ev->t[k] = s->t;
-    ev->gy[k] = s->gyr[1];
-    ev->an[k] = sqrtf(s->acc[0] * s->acc[0] + s->acc[1] * s->acc[1] + s->acc[2] * s->acc[2]);
-    ev->sat[k] = s->saturated;
-    ev->ax[k] = s->acc[0];
-    ev->gx[k] = s->gyr[0];
-    ev->gn[k] = sqrtf(s->gyr[0] * s->gyr[0] + s->gyr[1] * s->gyr[1] + s->gyr[2] * s->gyr[2]);
-    ev->n++;
 }
 
 void dsp_events_reset_chain(dsp_events_t *ev)
@@ -70,14 +46,44 @@ void dsp_events_reset_chain(dsp_events_t *ev)
     ev->last_stride_s = NAN;
 }
 
+/* Ring slot of sample i, for |n - i| < cap (every sample the detector reads lies in the ring):
+ * counted back from the write slot, no division. */
+static size_t slot(const dsp_events_t *ev, uint64_t i)
+{
+    int64_t d = (int64_t)ev->w + (int64_t)(i - ev->n);
+    if (d < 0)
+        d += (int64_t)ev->cap;
+    else if (d >= (int64_t)ev->cap)
+        d -= (int64_t)ev->cap;
+    return (size_t)d;
+}
+
+static const dsp_ev_sample_t *S(const dsp_events_t *ev, uint64_t i)
+{
+    return &ev->r[slot(ev, i)];
+}
+
 static float G(const dsp_events_t *ev, uint64_t i)
 {
-    return ev->gy[i & ev->mask];
+    return S(ev, i)->gyr[1];
 }
 
 static double T(const dsp_events_t *ev, uint64_t i)
 {
-    return ev->t[i & ev->mask];
+    return S(ev, i)->t;
+}
+
+/* |acc| and |gyr| of sample i, in float (as every figure using them was defined) */
+static float acc_norm(const dsp_events_t *ev, uint64_t i)
+{
+    const float *a = S(ev, i)->acc;
+    return sqrtf(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]);
+}
+
+static float gyr_norm(const dsp_events_t *ev, uint64_t i)
+{
+    const float *g = S(ev, i)->gyr;
+    return sqrtf(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]);
 }
 
 /* Oldest index still in the ring. */
@@ -166,12 +172,19 @@ static void stance_metrics(const dsp_events_t *ev, uint64_t i0, uint64_t i1, dsp
         w = 1;
     if (i1 < i0 + w + 2)
         return;
+    /* sliding sum of |gyr|: each square root taken once, kept for the sample leaving the
+     * window (w < STILL_BUF, else taken again: the same value) */
     double sum = 0.0, best = INFINITY;
     uint64_t jb = i0;
+    float nb[STILL_BUF];
+    const int kept = w < STILL_BUF;
     for (uint64_t k = i0; k <= i1; k++) {
-        sum += ev->gn[k & ev->mask];
+        const float gk = gyr_norm(ev, k);
+        sum += gk;
         if (k >= i0 + w)
-            sum -= ev->gn[(k - w) & ev->mask];
+            sum -= kept ? nb[(k - w - i0) & (STILL_BUF - 1)] : gyr_norm(ev, k - w);
+        if (kept)
+            nb[(k - i0) & (STILL_BUF - 1)] = gk;
         if (k + 1 >= i0 + w && sum < best)
             best = sum, jb = k + 1 - w;
     }
@@ -189,22 +202,29 @@ static void stance_metrics(const dsp_events_t *ev, uint64_t i0, uint64_t i1, dsp
      * pronation: roll (eversion positive: +gyr_x left, -gyr_x right) from IC over the stance */
     double sgn = ev->foot == DSP_LEFT ? 1.0 : -1.0;
     uint64_t h = (uint64_t)(0.5 * DSP_PRON_AVG_S * ev->rate + 0.5);
-    double brake = -INFINITY, roll = 0.5 * sgn * ev->gx[i0 & ev->mask] * lead, roll_max = 0.0;
+    double brake = -INFINITY, roll = 0.5 * sgn * S(ev, i0)->gyr[0] * lead, roll_max = 0.0;
     double vel = -INFINITY, vsum = 0.0, d1 = -INFINITY, d2 = -INFINITY;
     double t_brake = o->t_ic + DSP_BRAKE_FRAC * o->contact_s;
     th = th_ic + th0;
     /* the sample before IC (pitch th_ic) is the left neighbour of a peak at i0 */
-    d1 = -(ev->ax[(i0 - 1) & ev->mask] + G0 * sin(th_ic * d2r));
+    d1 = -(S(ev, i0 - 1)->acc[0] + G0 * sin(th_ic * d2r));
+    /* the previous sample's gyr_y, gyr_x and time carried from one pass to the next; the
+     * moving mean's maximum is divided once at the end (division by a positive constant is
+     * monotonic: the same value as the largest quotient) */
+    const dsp_ev_sample_t *ep = S(ev, i0);
+    double vmax = -INFINITY;
+    const double nv = (double)(2 * h + 1);
     for (uint64_t k = i0; k <= i1; k++) {
+        const dsp_ev_sample_t *e = S(ev, k);
         if (k > i0) {
-            th += 0.5 * (G(ev, k - 1) + G(ev, k)) * dt;
-            roll += 0.5 * sgn * (ev->gx[(k - 1) & ev->mask] + ev->gx[k & ev->mask]) * dt;
+            th += 0.5 * (ep->gyr[1] + e->gyr[1]) * dt;
+            roll += 0.5 * sgn * (ep->gyr[0] + e->gyr[0]) * dt;
         }
-        if (k == i0 || T(ev, k - 1) <= t_brake) {
+        if (k == i0 || ep->t <= t_brake) {
             /* deceleration d = -(acc_x + g sin th); a local maximum at k-1 is refined by a
              * parabola through k-2 .. k (a short pulse falls between samples at low rates) */
-            double d = -(ev->ax[k & ev->mask] + G0 * sin(th * d2r));
-            if (T(ev, k) <= t_brake && d > brake)
+            double d = -(e->acc[0] + G0 * sin(th * d2r));
+            if (e->t <= t_brake && d > brake)
                 brake = d;
             if (k >= i0 + 1 && d1 >= d2 && d1 >= d) {
                 double den = d2 - 2.0 * d1 + d;
@@ -218,12 +238,15 @@ static void stance_metrics(const dsp_events_t *ev, uint64_t i0, uint64_t i1, dsp
         if (roll > roll_max)
             roll_max = roll;
         /* centred moving mean of the eversion rate over 2h+1 samples */
-        vsum += sgn * ev->gx[k & ev->mask];
+        vsum += sgn * e->gyr[0];
         if (k >= i0 + 2 * h + 1)
-            vsum -= sgn * ev->gx[(k - 2 * h - 1) & ev->mask];
-        if (k >= i0 + 2 * h && vsum / (double)(2 * h + 1) > vel)
-            vel = vsum / (double)(2 * h + 1);
+            vsum -= sgn * S(ev, k - 2 * h - 1)->gyr[0];
+        if (k >= i0 + 2 * h && vsum > vmax)
+            vmax = vsum;
+        ep = e;
     }
+    if (vmax > -INFINITY)
+        vel = vmax / nv;
     o->braking_g = brake > 0.0 ? brake / G0 : 0.0;
     o->pronation_deg = roll_max;
     o->pronation_vel_dps = vel > 0.0 ? vel : 0.0;
@@ -233,24 +256,36 @@ static void stance_metrics(const dsp_events_t *ev, uint64_t i0, uint64_t i1, dsp
  * sample b, swing peak at s. */
 static void fill_stride(const dsp_events_t *ev, uint64_t a, uint64_t b, uint64_t s, dsp_stride_t *o)
 {
+    /* saturation bits of samples a .. b+1: at most two contiguous pieces of the ring (an OR
+     * over plain bytes, which the compiler vectorises) */
     uint8_t sat = 0;
-    for (uint64_t k = a; k <= b + 1; k++)
-        sat |= ev->sat[k & ev->mask];
+    size_t i = slot(ev, a), left = (size_t)(b + 2 - a);
+    while (left) {
+        size_t run = ev->cap - i < left ? ev->cap - i : left;
+        for (size_t j = 0; j < run; j++)
+            sat |= ev->sat[i + j];
+        left -= run;
+        i = 0;
+    }
     o->saturated = sat;
     double imp = 0.0;
-    for (uint64_t k = a; k <= b && T(ev, k) <= o->t_ic + DSP_IMPACT_S; k++)
-        if (ev->an[k & ev->mask] > imp)
-            imp = ev->an[k & ev->mask];
+    for (uint64_t k = a; k <= b && T(ev, k) <= o->t_ic + DSP_IMPACT_S; k++) {
+        float an = acc_norm(ev, k);
+        if (an > imp)
+            imp = an;
+    }
     o->impact_g = imp / G0;
     double half = o->t_ic + 0.5 * o->contact_s, push = NAN;
-    for (uint64_t k = a; k <= b && T(ev, k) <= o->t_to; k++)
+    uint64_t k = a;
+    for (; k <= b && T(ev, k) <= o->t_to; k++)
         if (T(ev, k) >= half && (isnan(push) || G(ev, k) > push))
             push = G(ev, k);
     o->pushoff_dps = push;
     o->swing_peak_dps = fabs(G(ev, s));
-    uint64_t i1 = a + 1;
-    while (i1 + 1 <= b && T(ev, i1 + 1) <= o->t_to)
-        i1++;
+    /* last sample at or before toe-off, from a + 1 on (times increase: k is the first after) */
+    uint64_t i1 = k - 1 < b ? k - 1 : b;
+    if (k == a || i1 < a + 1)
+        i1 = a + 1;
     stance_metrics(ev, a + 1, i1, o);
 }
 
@@ -325,8 +360,9 @@ static int on_swing_peak(dsp_events_t *ev, uint64_t s, uint64_t k, double period
 int dsp_events_step(dsp_events_t *ev, double period_s, double min_hz, double max_hz,
                     dsp_stride_t *out)
 {
-    if (ev->scan < oldest(ev)) {
-        ev->scan = oldest(ev);
+    const uint64_t lo = oldest(ev); /* constant here: nothing is stored during a step */
+    if (ev->scan < lo) {
+        ev->scan = lo;
         ev->cand = -1;
         ev->cand_x = -1;
         ev->pend = -1;
@@ -336,56 +372,101 @@ int dsp_events_step(dsp_events_t *ev, double period_s, double min_hz, double max
         return 0;
     /* swing peaks are at least DSP_SEP_FRAC of a stride apart; the shorter of the spectral period
      * and the last stride follows a quickening pace at once */
-    double sep = isfinite(ev->last_stride_s) ? fmin(period_s, ev->last_stride_s) : period_s;
-    uint64_t w = (uint64_t)(DSP_SEP_FRAC * sep * ev->rate + 0.5);
-    if (w < 2)
-        w = 2;
-    uint64_t stance = (uint64_t)(DSP_STANCE_FRAC * sep * ev->rate + 0.5);
-    uint64_t horizon = (uint64_t)(fmax(period_s, sep) * ev->rate + 0.5);
-    double thr = fmax(DSP_SWING_FLOOR_DPS, DSP_SWING_REL * ev->amp);
-    while (ev->scan < ev->n) {
-        uint64_t k = ev->scan++;
-        float g = G(ev, k);
-        ev->scanned_t = T(ev, k);
-        /* upward zero crossing between k-1 and k (k-1 still in the ring) */
-        int up = k > oldest(ev) && G(ev, k - 1) < 0.0f && g >= 0.0f;
-        if (g < -thr && (ev->cand < 0 || g < G(ev, (uint64_t)ev->cand))) {
-            ev->cand = (int64_t)k;
-            ev->cand_x = -1;
-        } else if (ev->cand >= 0) {
+    const double last = ev->last_stride_s;
+    if (!(period_s == ev->m_period && ev->rate == ev->m_rate &&
+          (last == ev->m_last || (isnan(last) && isnan(ev->m_last))))) {
+        double sep = isfinite(last) ? fmin(period_s, last) : period_s;
+        uint64_t w = (uint64_t)(DSP_SEP_FRAC * sep * ev->rate + 0.5);
+        ev->m_w = w < 2 ? 2 : w;
+        ev->m_stance = (uint64_t)(DSP_STANCE_FRAC * sep * ev->rate + 0.5);
+        ev->m_horizon = (uint64_t)(fmax(period_s, sep) * ev->rate + 0.5);
+        ev->m_period = period_s;
+        ev->m_last = last;
+        ev->m_rate = ev->rate;
+    }
+    const uint64_t w = ev->m_w, stance = ev->m_stance, horizon = ev->m_horizon;
+    if (!(ev->amp == ev->m_amp)) {
+        ev->m_thr = -fmax(DSP_SWING_FLOOR_DPS, DSP_SWING_REL * ev->amp); /* negated */
+        ev->m_amp = ev->amp;
+    }
+    double thr = ev->m_thr;
+    /* the detector state lives in locals during the scan (written back before every call that
+     * reads it and at every exit): one pass over the new samples without reloads */
+    const uint64_t n = ev->n;
+    const size_t cap = ev->cap;
+    const dsp_ev_sample_t *const r = ev->r;
+    int64_t cand = ev->cand, cand_x = ev->cand_x, pend = ev->pend;
+    float cand_g = cand >= 0 ? G(ev, (uint64_t)cand) : 0.0f;
+    uint64_t k = ev->scan;
+    size_t p = k < n ? slot(ev, k) : ev->w; /* ring slot of k, advanced with it */
+    /* gyr_y of sample k-1, 0 when k-1 is not in the ring (then no crossing ends at k) */
+    float prev = k > lo ? G(ev, k - 1) : 0.0f;
+    int got = 0;
+    while (k < n && !got) {
+        if (cand < 0 && pend < 0) {
+            /* nothing pending (most of a stride): only a swing-level sample changes the state,
+             * every other one just becomes the previous sample */
+            while (k < n && !(r[p].gyr[1] < thr)) {
+                prev = r[p].gyr[1];
+                k++;
+                p = p + 1 == cap ? 0 : p + 1;
+            }
+            if (k == n)
+                break;
+        }
+        const float g = r[p].gyr[1];
+        /* upward zero crossing between k-1 and k */
+        const int up = g >= 0.0f && prev < 0.0f;
+        prev = g;
+        if (g < thr && (cand < 0 || g < cand_g)) {
+            cand = (int64_t)k;
+            cand_g = g;
+            cand_x = -1;
+        } else if (cand >= 0) {
             /* the swing lobe ended in a contact followed by stance-like values (no swing-level
              * rate for DSP_STANCE_FRAC of a stride): confirm at once, as a quickening pace (e.g.
              * a walk-to-run transition) may bring the next, deeper swing peak within w */
-            if (g < -thr)
-                ev->cand_x = -1;
-            else if (ev->cand_x < 0 && up)
-                ev->cand_x = (int64_t)k;
+            if (g < thr)
+                cand_x = -1;
+            else if (cand_x < 0 && up)
+                cand_x = (int64_t)k;
         }
-        if (ev->pend >= 0 && k > (uint64_t)ev->pend + 1) {
-            uint64_t s = (uint64_t)ev->pend;
-            if (s < oldest(ev) || k - s > horizon) {
-                ev->pend = -1; /* no contact within a stride of the swing peak */
+        k++; /* k - 1 is the sample examined in this pass */
+        p = p + 1 == cap ? 0 : p + 1;
+        const uint64_t e = k - 1;
+        if (pend >= 0 && e > (uint64_t)pend + 1) {
+            uint64_t s = (uint64_t)pend;
+            if (s < lo || e - s > horizon) {
+                pend = -1; /* no contact within a stride of the swing peak */
                 ev->have_ic = 0;
             } else if (up) {
-                ev->pend = -1;
-                if (complete(ev, s, k - 1, period_s, min_hz, max_hz, out))
-                    return 1; /* a due confirmation below waits for the next sample */
+                pend = -1;
+                if (complete(ev, s, e - 1, period_s, min_hz, max_hz, out)) {
+                    got = 1; /* a due confirmation below waits for the next sample */
+                    break;
+                }
             }
         }
-        if (ev->cand >= 0 && (k - (uint64_t)ev->cand >= w ||
-                              (ev->cand_x >= 0 && k - (uint64_t)ev->cand_x >= stance))) {
-            uint64_t s = (uint64_t)ev->cand;
-            ev->cand = -1;
-            ev->cand_x = -1;
-            if (s < oldest(ev))
+        if (cand >= 0 && (e - (uint64_t)cand >= w ||
+                          (cand_x >= 0 && e - (uint64_t)cand_x >= stance))) {
+            uint64_t s = (uint64_t)cand;
+            cand = -1;
+            cand_x = -1;
+            if (s < lo)
                 continue;
-            int got = on_swing_peak(ev, s, k, period_s, min_hz, max_hz, out);
-            thr = fmax(DSP_SWING_FLOOR_DPS, DSP_SWING_REL * ev->amp);
-            if (got)
-                return 1;
+            ev->pend = pend;
+            got = on_swing_peak(ev, s, e, period_s, min_hz, max_hz, out);
+            pend = ev->pend;
+            thr = -fmax(DSP_SWING_FLOOR_DPS, DSP_SWING_REL * ev->amp);
         }
     }
-    return 0;
+    if (k > ev->scan)
+        ev->scanned_t = T(ev, k - 1);
+    ev->scan = k;
+    ev->cand = cand;
+    ev->cand_x = cand_x;
+    ev->pend = pend;
+    return got;
 }
 
 int dsp_events_flush(dsp_events_t *ev, double period_s, double min_hz, double max_hz,

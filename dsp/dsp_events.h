@@ -22,16 +22,20 @@
 #define DSP_BRAKE_FRAC 0.5       /* braking_g: searched over this first fraction of the contact */
 #define DSP_PRON_AVG_S 0.020     /* pronation_vel_dps: rate averaged over this span */
 
+/* One ring entry (32 bytes): a sample without its saturation bits (kept in a ring of their own,
+ * so that the entry is a plain 32-byte copy on the per-sample path). |acc| and |gyr| are
+ * computed only where a stride's figures need them. */
+typedef struct dsp_ev_sample {
+    double t;                    /* s */
+    float acc[3];                /* m/s^2 */
+    float gyr[3];                /* deg/s */
+} dsp_ev_sample_t;
+
 typedef struct dsp_events {
-    size_t cap;                  /* ring capacity, samples (a power of two) */
-    uint64_t mask;               /* cap - 1 */
-    double *t;                   /* ring: sample times */
-    float *gy;                   /* ring: gyr_y, deg/s */
-    float *an;                   /* ring: |acc|, m/s^2 */
-    float *ax;                   /* ring: acc_x, m/s^2 */
-    float *gx;                   /* ring: gyr_x, deg/s */
-    float *gn;                   /* ring: |gyr|, deg/s */
-    uint8_t *sat;                /* ring: saturation bits */
+    size_t cap;                  /* ring capacity, samples (exactly as asked, >= 64) */
+    size_t w;                    /* ring slot of the next sample: n % cap, kept incrementally */
+    dsp_ev_sample_t *r;          /* ring of samples */
+    uint8_t *sat;                /* ring of their saturation bits */
     uint64_t n;                  /* samples stored so far */
     double rate;                 /* Hz, 0 until known */
     uint8_t foot;
@@ -47,14 +51,32 @@ typedef struct dsp_events {
     uint32_t index;              /* next stride index */
     double last_stride_s;        /* duration of the last accepted stride, NAN if none */
     double scanned_t;            /* time of the last examined sample (-INFINITY: none) */
+    /* dsp_events_step's spacings for the last (period, last stride, rate) and its threshold for
+     * the last amp: recomputed only when they change (the step runs every few samples) */
+    double m_period, m_last, m_rate, m_amp, m_thr;
+    uint64_t m_w, m_stance, m_horizon;
 } dsp_events_t;
 
 /* Allocates the ring for cap samples. Returns 0 or -1 (OOM). */
 int dsp_events_init(dsp_events_t *ev, size_t cap, uint8_t foot);
 void dsp_events_release(dsp_events_t *ev);
 
-/* Appends one sample (never allocates). */
-void dsp_events_store(dsp_events_t *ev, const dsp_sample_t *s);
+/* Appends one sample (never allocates; inline: it is on the per-sample path). */
+static inline void dsp_events_store(dsp_events_t *ev, const dsp_sample_t *s)
+{
+    const size_t k = ev->w;
+    dsp_ev_sample_t *e = &ev->r[k];
+    e->t = s->t;
+    e->acc[0] = s->acc[0];
+    e->acc[1] = s->acc[1];
+    e->acc[2] = s->acc[2];
+    e->gyr[0] = s->gyr[0];
+    e->gyr[1] = s->gyr[1];
+    e->gyr[2] = s->gyr[2];
+    ev->sat[k] = s->saturated;
+    ev->w = k + 1 == ev->cap ? 0 : k + 1;
+    ev->n++;
+}
 
 /* Forgets the event chain (after a dropout): detection restarts at the next sample. */
 void dsp_events_reset_chain(dsp_events_t *ev);

@@ -22,10 +22,13 @@
                           */
 #define IC_HIST 16       /* initial contacts remembered per foot */
 #define PEND_MAX 16      /* strides waiting for the other foot, per foot */
-#define OUTQ_MAX 256     /* finished strides not yet popped */
+#define OUTQ_MAX 64      /* finished strides not yet popped (a few per second of data) */
 #define DET_BATCH_S 0.02 /* detector batch: samples of this span (>= 1) */
-#define DRIFT_BINS 256   /* session time bins for the fatigue drift (merged in pairs when full) */
+#define DRIFT_BINS 64 /* session time bins for the fatigue drift (merged in pairs when full) */
 #define DRIFT_BIN0_S 10.0
+/* accumulators for the bins' (mode, foot) cells that hold strides: two per bin when one mode
+ * runs, spare for mode changes; when all are taken the bins are merged early (METRICS.md) */
+#define DRIFT_CELLS (2 * DRIFT_BINS + DRIFT_BINS / 2)
 #define OFF_RING 31         /* clock-offset samples (one per stride) of the running median */
 #define OFF_MIN 5           /* samples before the offset estimate is used */
 #define DSP_UNSYNC_FRAC 0.1 /* see release(): tolerated step deviation before synchronisation */
@@ -61,10 +64,18 @@ typedef struct foot {
     double amp_fs; /* its spectral rate (spectra of equal rates are compared) */
 } foot_t;
 
+/* FFT workspace: plan, buffers and the linearised spectral window. Scratch between calls, so
+ * pipelines of one spectral size may share one (dsp_pipeline_new_with); the last one frees it. */
+typedef struct fft_ws {
+    dsp_spec_t sp;
+    float *tmp;      /* linearised spectral window, spec_cap values */
+    size_t spec_cap;
+    unsigned users;
+} fft_ws_t;
+
 struct dsp_pipeline {
     dsp_settings_t s;
-    dsp_spec_t sp;
-    float *tmp;  /* linearised spectral window */
+    fft_ws_t *ws;
     double *med; /* rec_cap scratch values for the window medians */
     foot_t f[2];
     dsp_stride_t outq[OUTQ_MAX];
@@ -78,7 +89,10 @@ struct dsp_pipeline {
     double off;              /* running median of off_ring once OFF_MIN samples exist, else 0 */
     double off_used;         /* the offset applied to times: off while latched, else 0 */
     int off_latched;         /* |off| reached clock_sync_min_s (hysteresis: released below half) */
-    dsp_acc_t (*bin)[3][2];  /* DRIFT_BINS x mode x foot: strides by t_ic for the drift */
+    dsp_acc_t *cell;         /* DRIFT_CELLS accumulators of the drift bins' cells */
+    uint16_t bin[DRIFT_BINS][3][2]; /* bin x mode x foot: 1 + its cell, 0 = no strides */
+    uint16_t cell_free[DRIFT_CELLS]; /* unused cells (a stack) */
+    unsigned cell_free_n;
     double bin_t0, bin_w;    /* start of bin 0 (first stride's t_ic, NAN: none), bin width, s */
     double t_last_ic;        /* latest released t_ic */
     double phase_deg, simil; /* latest L/R phase offset and spectral similarity, NAN: none */
@@ -101,7 +115,50 @@ static int settings_ok(const dsp_settings_t *s)
            s->clock_sync_min_s <= 1.0;
 }
 
+/* Amplitude-spectrum bins kept per foot: up to 4 x max_stride_hz at the lowest spectral rate of
+ * a pod of SPEC_FS_MIN Hz or more (slower pods: the bins there are, at most this many). */
+static size_t amp_cap(const dsp_pipeline_t *p)
+{
+    size_t nfft = p->ws->sp.nfft, nb = nfft / 2 + 1;
+    size_t top = (size_t)(4.0 * p->s.max_stride_hz * (double)nfft / SPEC_FS_MIN) + 2;
+    return top < nb ? top : nb;
+}
+
+static void ws_drop(fft_ws_t **wp)
+{
+    fft_ws_t *w = *wp;
+    *wp = NULL;
+    if (!w || --w->users)
+        return;
+    dsp_spec_release(&w->sp);
+    free(w->tmp);
+    free(w);
+}
+
+/* peer's workspace when it has spec_cap, else a new one; NULL on out of memory */
+static fft_ws_t *ws_get(const dsp_pipeline_t *peer, size_t spec_cap)
+{
+    if (peer && peer->ws && peer->ws->spec_cap == spec_cap) {
+        peer->ws->users++;
+        return peer->ws;
+    }
+    fft_ws_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->spec_cap = spec_cap;
+    w->users = 1;
+    w->tmp = calloc(spec_cap, sizeof *w->tmp);
+    if (!w->tmp || dsp_spec_init(&w->sp, spec_cap) != 0)
+        ws_drop(&w);
+    return w;
+}
+
 dsp_pipeline_t *dsp_pipeline_new(const dsp_settings_t *s)
+{
+    return dsp_pipeline_new_with(s, NULL);
+}
+
+dsp_pipeline_t *dsp_pipeline_new_with(const dsp_settings_t *s, const dsp_pipeline_t *peer)
 {
     if (!s || !settings_ok(s))
         return NULL;
@@ -119,21 +176,24 @@ dsp_pipeline_t *dsp_pipeline_new(const dsp_settings_t *s)
     size_t ev_cap = (size_t)ceil(hist_s * s->max_rate_hz) + 16;
     p->rec_cap = (size_t)ceil(s->window_s * s->max_stride_hz * 2.0) + 16;
     p->recent = calloc(p->rec_cap, sizeof *p->recent);
-    p->tmp = calloc(spec_cap, sizeof *p->tmp);
+    p->ws = ws_get(peer, spec_cap);
     p->med = calloc(p->rec_cap, sizeof *p->med);
-    p->bin = calloc(DRIFT_BINS, sizeof *p->bin);
+    p->cell = calloc(DRIFT_CELLS, sizeof *p->cell);
+    for (unsigned i = 0; i < DRIFT_CELLS; i++)
+        p->cell_free[i] = (uint16_t)(DRIFT_CELLS - 1 - i);
+    p->cell_free_n = DRIFT_CELLS;
     p->bin_t0 = NAN;
     p->bin_w = DRIFT_BIN0_S;
     p->t_last_ic = NAN;
     p->phase_deg = NAN;
     p->simil = NAN;
-    int bad = !p->recent || !p->tmp || !p->med || !p->bin || dsp_spec_init(&p->sp, spec_cap) != 0;
+    int bad = !p->recent || !p->ws || !p->med || !p->cell;
     for (int k = 0; k < 2 && !bad; k++) {
         foot_t *f = &p->f[k];
         f->f0 = NAN;
         f->spec_cap = spec_cap;
         f->spec = calloc(spec_cap, sizeof *f->spec);
-        f->amp = calloc(p->sp.nfft / 2 + 1, sizeof *f->amp);
+        f->amp = calloc(amp_cap(p), sizeof *f->amp);
         bad = !f->spec || !f->amp || dsp_events_init(&f->ev, ev_cap, (uint8_t)k) != 0;
     }
     if (bad)
@@ -151,10 +211,9 @@ void dsp_pipeline_free(dsp_pipeline_t **pp)
         free(p->f[k].amp);
         dsp_events_release(&p->f[k].ev);
     }
-    dsp_spec_release(&p->sp);
-    free(p->tmp);
+    ws_drop(&p->ws);
     free(p->med);
-    free(p->bin);
+    free(p->cell);
     free(p->recent);
     free(p);
     *pp = NULL;
@@ -170,21 +229,23 @@ static void update_f0(dsp_pipeline_t *p, foot_t *f)
     /* the last n values of the ring, oldest first: two contiguous pieces */
     size_t first = f->spec_w >= n ? f->spec_w - n : f->spec_w + f->spec_cap - n;
     size_t n1 = f->spec_cap - first < n ? f->spec_cap - first : n;
-    memcpy(p->tmp, f->spec + first, n1 * sizeof *p->tmp);
-    memcpy(p->tmp + n1, f->spec, (n - n1) * sizeof *p->tmp);
+    float *tmp = p->ws->tmp;
+    memcpy(tmp, f->spec + first, n1 * sizeof *tmp);
+    memcpy(tmp + n1, f->spec, (n - n1) * sizeof *tmp);
     double strength = 0.0;
     f->spec_runs++;
-    double f0 = dsp_spec_fundamental(&p->sp, p->tmp, n, f->fs_spec, p->s.min_stride_hz,
+    const dsp_spec_t *sp = &p->ws->sp;
+    double f0 = dsp_spec_fundamental(&p->ws->sp, tmp, n, f->fs_spec, p->s.min_stride_hz,
                                      p->s.max_stride_hz, SPEC_MIN_RMS, &strength);
     if (isfinite(f0) && strength >= SPEC_MIN_STRENGTH) {
         /* amplitude spectrum up to 4 x max_stride_hz for the L/R similarity */
-        double df = f->fs_spec / (double)p->sp.nfft;
-        size_t nb = p->sp.nfft / 2 + 1, top = (size_t)(4.0 * p->s.max_stride_hz / df) + 1;
+        double df = f->fs_spec / (double)sp->nfft;
+        size_t nb = amp_cap(p), top = (size_t)(4.0 * p->s.max_stride_hz / df) + 1;
         f->amp_n = top < nb ? top : nb;
-        if (f->amp_n > p->sp.pow_n)
-            f->amp_n = p->sp.pow_n;
+        if (f->amp_n > sp->pow_n)
+            f->amp_n = sp->pow_n;
         for (size_t k = 0; k < f->amp_n; k++)
-            f->amp[k] = sqrtf(p->sp.pow[k]);
+            f->amp[k] = sqrtf(sp->pow[k]);
         f->amp_fs = f->fs_spec;
         f->f0 = f0;
         f->f0_t = f->t_last;
@@ -205,8 +266,11 @@ static void coef(const dsp_pipeline_t *p, const foot_t *f, size_t n, double hz, 
     double c = cos(ph), s = sin(ph), cd = cos(dph), sd = sin(dph), sr = 0.0, si = 0.0;
     size_t j = f->spec_w >= n ? f->spec_w - n : f->spec_w + f->spec_cap - n; /* oldest of n */
     for (size_t i = 0; i < n; i++, j = j + 1 == f->spec_cap ? 0 : j + 1) {
-        double w = p->sp.win_n == n ? p->sp.win[i]
-                                    : 0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / (double)n);
+        /* the spectrum's Hann window (in float, as dsp_spectrum computes it): the cached one if
+         * it has length n (whichever pipeline sharing the workspace cached it), else computed */
+        double w = p->ws->sp.win_n == n
+                       ? p->ws->sp.win[i]
+                       : (float)(0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / (double)n));
         double x = w * f->spec[j];
         sr += x * c;
         si += x * s;
@@ -283,6 +347,24 @@ static void spec_push(dsp_pipeline_t *p, foot_t *f, float g)
     }
 }
 
+/* Doubles the drift bins' width: bin i becomes bins 2i and 2i+1 merged (in that order, as sums
+ * of zero-initialised accumulators were), the upper half empties, freed cells return. */
+static void bins_merge(dsp_pipeline_t *p)
+{
+    for (size_t i = 0; i < DRIFT_BINS; i++)
+        for (int m = 0; m < 3; m++)
+            for (int k = 0; k < 2; k++) {
+                unsigned a = 2 * i < DRIFT_BINS ? p->bin[2 * i][m][k] : 0;
+                unsigned b = 2 * i + 1 < DRIFT_BINS ? p->bin[2 * i + 1][m][k] : 0;
+                if (a && b) {
+                    dsp_acc_merge(&p->cell[a - 1], &p->cell[b - 1]);
+                    p->cell_free[p->cell_free_n++] = (uint16_t)(b - 1);
+                }
+                p->bin[i][m][k] = (uint16_t)(a ? a : b);
+            }
+    p->bin_w *= 2.0;
+}
+
 static void out_push(dsp_pipeline_t *p, const dsp_stride_t *st)
 {
     if (p->out_n == OUTQ_MAX) { /* nobody pops: drop the oldest */
@@ -303,19 +385,19 @@ static void out_push(dsp_pipeline_t *p, const dsp_stride_t *st)
     double rel = st->t_ic - p->bin_t0;
     if (rel < 0.0)
         rel = 0.0;
-    while (rel >= DRIFT_BINS * p->bin_w) {
-        for (size_t i = 0; i < DRIFT_BINS; i++) {
-            dsp_acc_t merged[3][2];
-            memset(merged, 0, sizeof merged);
-            for (size_t j = 2 * i; j < 2 * i + 2 && j < DRIFT_BINS; j++)
-                for (int m = 0; m < 3; m++)
-                    for (int k = 0; k < 2; k++)
-                        dsp_acc_merge(&merged[m][k], &p->bin[j][m][k]);
-            memcpy(p->bin[i], merged, sizeof merged);
-        }
-        p->bin_w *= 2.0;
+    while (rel >= DRIFT_BINS * p->bin_w)
+        bins_merge(p);
+    size_t b = (size_t)(rel / p->bin_w);
+    while (!p->bin[b][st->mode][st->foot] && !p->cell_free_n) { /* no cell left: coarser bins */
+        bins_merge(p);
+        b = (size_t)(rel / p->bin_w);
     }
-    dsp_acc_add(&p->bin[(size_t)(rel / p->bin_w)][st->mode][st->foot], st);
+    if (!p->bin[b][st->mode][st->foot]) {
+        unsigned c = p->cell_free[--p->cell_free_n];
+        memset(&p->cell[c], 0, sizeof p->cell[c]);
+        p->bin[b][st->mode][st->foot] = (uint16_t)(c + 1);
+    }
+    dsp_acc_add(&p->cell[p->bin[b][st->mode][st->foot] - 1], st);
     if (!(st->t_ic <= p->t_last_ic))
         p->t_last_ic = st->t_ic;
 }
@@ -415,9 +497,16 @@ static void offset_sample(dsp_pipeline_t *p, int k, double a, double b)
     else
         p->off_head = (p->off_head + 1) % OFF_RING;
     if (p->off_n >= OFF_MIN) {
+        /* sorted copy by insertion (stable, as glibc's qsort here): per stride, a few dozen
+         * values; qsort's calls cost more than the sort */
         double tmp[OFF_RING];
-        memcpy(tmp, p->off_ring, sizeof tmp);
-        qsort(tmp, p->off_n, sizeof tmp[0], cmp_double);
+        for (unsigned i = 0; i < p->off_n; i++) {
+            double v = p->off_ring[i];
+            unsigned j = i;
+            for (; j > 0 && tmp[j - 1] > v; j--)
+                tmp[j] = tmp[j - 1];
+            tmp[j] = v;
+        }
         p->off =
             p->off_n % 2 ? tmp[p->off_n / 2] : 0.5 * (tmp[p->off_n / 2 - 1] + tmp[p->off_n / 2]);
         double m = fabs(p->off), on = p->s.clock_sync_min_s;
@@ -462,8 +551,10 @@ static void detect(dsp_pipeline_t *p, int k, int flush)
  * channel; without -ffast-math the compiler keeps the products). */
 static int channels_finite(const dsp_sample_t *s)
 {
-    float z = s->acc[0] * 0.0f + s->acc[1] * 0.0f + s->acc[2] * 0.0f + s->gyr[0] * 0.0f +
-              s->gyr[1] * 0.0f + s->gyr[2] * 0.0f;
+    /* summed as a tree: three additions deep instead of five (the chain's latency showed in
+     * the per-sample profile); any grouping gives 0 exactly when all six are finite */
+    float z = (s->acc[0] * 0.0f + s->acc[1] * 0.0f) + (s->acc[2] * 0.0f + s->gyr[0] * 0.0f) +
+              (s->gyr[1] * 0.0f + s->gyr[2] * 0.0f);
     return z == 0.0f;
 }
 
@@ -630,11 +721,14 @@ static void drift(const dsp_pipeline_t *p, dsp_summary_t *out)
             if (out->n_running && m != DSP_MODE_RUN)
                 continue;
             for (int k = 0; k < 2; k++) {
-                dsp_acc_merge(&a[part][k], &p->bin[i][m][k]);
+                if (!p->bin[i][m][k]) /* no strides: adding zeros changes nothing */
+                    continue;
+                const dsp_acc_t *c = &p->cell[p->bin[i][m][k] - 1];
+                dsp_acc_merge(&a[part][k], c);
                 if (m == DSP_MODE_RUN)
-                    n_run[part] += p->bin[i][m][k].n;
+                    n_run[part] += c->n;
                 if (m == DSP_MODE_WALK)
-                    n_walk[part] += p->bin[i][m][k].n;
+                    n_walk[part] += c->n;
             }
         }
     }

@@ -90,11 +90,19 @@ double dsp_spec_fundamental(dsp_spec_t *sp, const float *x, size_t n, double fs,
     for (size_t i = 0; i < n; i++)
         mean += x[i];
     mean /= (double)n;
+    /* The variance and the band power are serial sums in double (their order fixes their
+     * rounding, so they cannot be split up). When the window for n is ready (the steady state),
+     * the transform runs before the rms test and the two sums share one loop: two independent
+     * chains run side by side instead of one after the other. Same figures either way; a
+     * transform made for an rms below min_rms is simply not used (the window is untouched). */
+    const int early = sp->win_n == n;
     double var = 0.0;
-    for (size_t i = 0; i < n; i++)
-        var += (x[i] - mean) * (x[i] - mean);
-    if (sqrt(var / (double)n) < min_rms)
-        return NAN;
+    if (!early) {
+        for (size_t i = 0; i < n; i++)
+            var += (x[i] - mean) * (x[i] - mean);
+        if (sqrt(var / (double)n) < min_rms)
+            return NAN;
+    }
 
     const size_t nfft = sp->nfft, nb = nfft / 2 + 1;
     if (sp->win_n != n) {
@@ -124,6 +132,25 @@ double dsp_spec_fundamental(dsp_spec_t *sp, const float *x, size_t n, double fs,
         klo = 1;
     if (khi + 2 >= nb)
         khi = nb - 3;
+    /* band power for the strength: pow[klo .. top] */
+    const size_t top = khi * 4 < sp->pow_n - 1 ? khi * 4 : sp->pow_n - 1;
+    double band = 0.0;
+    if (early) {
+        const size_t nband = strength && klo < khi && top >= klo ? top - klo + 1 : 0;
+        const float *pb = sp->pow + klo;
+        const size_t both = n < nband ? n : nband;
+        size_t i = 0;
+        for (; i < both; i++) {
+            var += (x[i] - mean) * (x[i] - mean);
+            band += pb[i];
+        }
+        for (size_t j = i; j < n; j++)
+            var += (x[j] - mean) * (x[j] - mean);
+        for (size_t j = i; j < nband; j++)
+            band += pb[j];
+        if (sqrt(var / (double)n) < min_rms)
+            return NAN;
+    }
     if (klo >= khi)
         return NAN;
     size_t kp = local_max(sp->pow, klo, khi);
@@ -157,10 +184,10 @@ double dsp_spec_fundamental(dsp_spec_t *sp, const float *x, size_t n, double fs,
     }
     double f0 = ((double)kf + interp_peak(sp->pow, kf)) * df;
     if (strength) {
-        double band = 0.0, harm = 0.0;
-        size_t top = khi * 4 < sp->pow_n - 1 ? khi * 4 : sp->pow_n - 1;
-        for (size_t k = klo; k <= top; k++)
-            band += sp->pow[k];
+        double harm = 0.0;
+        if (!early)
+            for (size_t k = klo; k <= top; k++)
+                band += sp->pow[k];
         for (int h = 1; h <= 4; h++) {
             double kc = f0 / df * h;
             for (size_t k = (size_t)fmax(1.0, kc - lobe); k <= (size_t)(kc + lobe) && k < sp->pow_n;
