@@ -576,8 +576,13 @@ static int store_metrics(catalog_t *c, int64_t id, const catalog_summary_t *sum)
 /* One transaction: runs statement `which` on session id (binding id, then state when not NULL,
  * then the UTC time of t_unix_us), requires that it changed exactly that session, then stores sum
  * when given. Rolls back on any error. */
-static int session_update(catalog_t *c, int which, int64_t id, const char *state,
-                          int64_t t_unix_us, const catalog_summary_t *sum, const char *what)
+static int run_synced_row(catalog_t *c, const char *serial, uint32_t run_id, int64_t session_id);
+
+/* One transaction: the session's row (and its metrics), and with run_serial the runs_synced row
+ * of run_id pointing at it. */
+static int session_update(catalog_t *c, int which, int64_t id, const char *state, int64_t t_unix_us,
+                          const catalog_summary_t *sum, const char *what, const char *run_serial,
+                          uint32_t run_id)
 {
     char t[32];
     int rc, col = 1;
@@ -600,6 +605,8 @@ static int session_update(catalog_t *c, int which, int64_t id, const char *state
     }
     if (sum && (rc = store_metrics(c, id, sum)))
         goto err;
+    if (run_serial && (rc = run_synced_row(c, run_serial, run_id, id)))
+        goto err;
     if ((rc = commit(c)))
         goto err;
     return CATALOG_OK;
@@ -611,7 +618,8 @@ err:
 int catalog_session_progress(catalog_t *c, int64_t id, int64_t now_unix_us,
                              const catalog_summary_t *sum)
 {
-    return session_update(c, ST_SESSION_PROGRESS, id, NULL, now_unix_us, sum, "session progress");
+    return session_update(c, ST_SESSION_PROGRESS, id, NULL, now_unix_us, sum, "session progress",
+                          NULL, 0);
 }
 
 int catalog_session_end(catalog_t *c, int64_t id, int64_t end_unix_us, const char *state,
@@ -621,7 +629,17 @@ int catalog_session_end(catalog_t *c, int64_t id, int64_t end_unix_us, const cha
                    strcmp(state, CATALOG_SYNCED)))
         return fail(c, CATALOG_ERR_ARG, "session %lld: end state '%s' (expected complete, "
                     "interrupted or synced)", (long long)id, state ? state : "(null)");
-    return session_update(c, ST_SESSION_END, id, state, end_unix_us, sum, "end session");
+    return session_update(c, ST_SESSION_END, id, state, end_unix_us, sum, "end session", NULL, 0);
+}
+
+int catalog_session_end_synced(catalog_t *c, int64_t id, int64_t end_unix_us,
+                               const catalog_summary_t *sum, const char *serial, uint32_t run_id)
+{
+    int rc;
+    if (run_id && (rc = check_name(c, "pod serial", serial)))
+        return rc;
+    return session_update(c, ST_SESSION_END, id, CATALOG_SYNCED, end_unix_us, sum,
+                          "end synced session", run_id ? serial : NULL, run_id);
 }
 
 int catalog_mark_interrupted(catalog_t *c)
@@ -719,6 +737,11 @@ int catalog_run_synced(catalog_t *c, const char *serial, uint32_t run_id, int64_
     int rc;
     if ((rc = check_name(c, "pod serial", serial)))
         return rc;
+    return run_synced_row(c, serial, run_id, session_id);
+}
+
+static int run_synced_row(catalog_t *c, const char *serial, uint32_t run_id, int64_t session_id)
+{
     char t[32];
     sqlite3_stmt *s = stmt(c, ST_RUN_SYNCED);
     if (!s)
@@ -835,6 +858,13 @@ json_t *catalog_session_json(const catalog_session_t *r)
     json_object_set_new(o, "symmetry", sym);
     json_t *focus = r->sum.focus_json ? json_loads(r->sum.focus_json, 0, NULL) : NULL;
     json_object_set_new(o, "focus", focus ? focus : json_array());
+    /* what happened to the source (USB pods: CRC errors, gaps, stalls, unplugs ...), kept in
+     * the summary; absent for sources without fault counters */
+    json_t *sum = r->sum.summary_json ? json_loads(r->sum.summary_json, 0, NULL) : NULL;
+    json_t *faults = sum ? json_object_get(sum, "faults") : NULL;
+    if (json_is_object(faults))
+        json_object_set(o, "faults", faults);
+    json_decref(sum);
     return o;
 }
 

@@ -122,6 +122,11 @@ int catalog_session_progress(catalog_t *c, int64_t id, int64_t now_unix_us,
  * such session. */
 int catalog_session_end(catalog_t *c, int64_t id, int64_t end_unix_us, const char *state,
                         const catalog_summary_t *sum);
+/* Ends session id as CATALOG_SYNCED and records run run_id of pod serial as synced into it, in
+ * ONE transaction (a kill between the two could otherwise leave a synced session whose run is
+ * read and catalogued again). run_id 0: the session only. */
+int catalog_session_end_synced(catalog_t *c, int64_t id, int64_t end_unix_us,
+                               const catalog_summary_t *sum, const char *serial, uint32_t run_id);
 /* Marks every session still 'running' as 'interrupted' (to be called once at daemon start,
  * before any catalog_session_begin). Returns the number of sessions marked (>= 0) or an error. */
 int catalog_mark_interrupted(catalog_t *c);
@@ -148,7 +153,8 @@ void catalog_summary_empty(catalog_summary_t *out);
 void catalog_iso_week(const char *utc, char *out, size_t cap);
 /* {"type":"session","id","athlete","state","source","started_utc","ended_utc","week",
  * "recording","duration_s","strides":{L,R},"cadence_spm","contact_s":{L,R},"symmetry":{...},
- * "focus":[...]} of a row (NULL metrics as null). New reference. */
+ * "focus":[...]} of a row (NULL metrics as null), plus "faults" when the summary has it (USB
+ * sessions: daemon/USB.md). New reference. */
 json_t *catalog_session_json(const catalog_session_t *r);
 /* Pods as stored: cb(serial, athlete or NULL, foot or 0, user) per row, by serial; a non-zero
  * return stops (CATALOG_ERR_STOPPED). */

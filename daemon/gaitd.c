@@ -262,9 +262,12 @@ static void catalog_follow(daemon_t *d, daemon_src_t *ds, int64_t now)
     cs.summary_json = sj;
     cs.focus_json = fj;
     int64_t t = session_time_us(s, ds->cat_start_us, session_data_time(s));
-    int rc = finished ? catalog_session_end(d->cat, ds->cat_id, t,
-                                            ds->is_sync ? CATALOG_SYNCED : CATALOG_COMPLETE, &cs)
-                      : catalog_session_progress(d->cat, ds->cat_id, t, &cs);
+    /* a synced run: the session's end and its runs_synced row in one transaction */
+    int rc = finished && ds->is_sync
+                 ? catalog_session_end_synced(d->cat, ds->cat_id, t, &cs, ds->sync_serial,
+                                              ds->sync_run)
+             : finished ? catalog_session_end(d->cat, ds->cat_id, t, CATALOG_COMPLETE, &cs)
+                        : catalog_session_progress(d->cat, ds->cat_id, t, &cs);
     if (rc != 0)
         catalog_failed(d, ds, now, finished ? "end the session" : "update the session");
     else if (finished)
@@ -527,8 +530,9 @@ static json_t *cmd_status(void *ud, const json_t *req)
         if (s)
             json_array_append_new(athletes, session_status(s));
     }
-    json_t *usb = d->hub ? json_pack("{s:b, s:b, s:b}", "live", d->opts.usb, "sync",
-                                     d->opts.usb_sync, "syncing", usb_hub_busy(d->hub))
+    json_t *usb = d->hub ? json_pack("{s:b, s:b, s:b, s:o}", "live", d->opts.usb, "sync",
+                                     d->opts.usb_sync, "syncing", usb_hub_busy(d->hub), "pods",
+                                     usb_hub_status_json(d->hub))
                          : json_null();
     return json_pack("{s:o, s:o, s:o, s:o}", "daemon", daemon_info(d), "athletes", athletes,
                      "usb", usb, "catalog", d->opts.db ? json_string(d->opts.db) : json_null());

@@ -15,6 +15,12 @@
 typedef struct live live_t;
 static const source_ops_t live_ops;
 
+/* Fault counters of a pod (decoder, stalls, unplugs), summed over its attachments. */
+typedef struct faults {
+    uint64_t crc, truncated, bytes_skipped, gaps, frames_lost, duplicates, reordered, out_of_order,
+        rejected, stalls, unplugs;
+} faults_t;
+
 /* Per pod serial seen (kept across unplugs). */
 typedef struct hub_pod {
     char serial[POD_SERIAL_LEN];
@@ -26,6 +32,12 @@ typedef struct hub_pod {
     unsigned erasing;  /* erase commands in flight */
     pod_runs_t runs;   /* stored runs as last listed */
     int listed;
+    faults_t past;          /* faults of earlier attachments (+ unplugs) */
+    faults_t sync_base;     /* totals when the current run's read began */
+    faults_t sync_start;    /* totals when the current sync began */
+    usb_pod_t *refused_pod; /* attached but refused (nonsense identify), else NULL */
+    int recovering;         /* stalled while plugged: its next `added` is a recovery */
+    char refused[160];      /* why it was last refused ("" = never) */
 } hub_pod_t;
 
 typedef struct pairing {
@@ -36,6 +48,7 @@ typedef struct pairing {
 
 typedef struct slot {
     hub_pod_t *hp;
+    faults_t base;         /* the pod's totals when the session began (sync time excluded) */
     int64_t hdr_offset_us; /* clock offset written in the session header */
     int restart;           /* feed REP_ACK(START_STREAM) before the next frame */
 } slot_t;
@@ -52,6 +65,7 @@ struct live {
     unsigned n_pending;
     int64_t first_pod_us;
     int started, done;
+    faults_t shown; /* faults last handed to the session */
     pod_msg_t msg;
     uint8_t wire[POD_MAX_FRAME];
 };
@@ -79,6 +93,63 @@ static int64_t now_rt_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- fault counters ---- */
+
+/* The pod's totals: earlier attachments plus the current one. */
+static void faults_total(const hub_pod_t *hp, faults_t *f)
+{
+    *f = hp->past;
+    if (!hp->pod)
+        return;
+    usb_pod_counters_t c;
+    usb_pod_counters(hp->pod, &c);
+    f->crc += c.stream.crc_errors;
+    f->truncated += c.stream.truncated;
+    f->bytes_skipped += c.stream.bytes_skipped;
+    f->gaps += c.stream.seq_gaps;
+    f->frames_lost += c.stream.frames_lost;
+    f->duplicates += c.stream.duplicates;
+    f->reordered += c.stream.reordered;
+    f->out_of_order += c.stream.out_of_order;
+    f->rejected += c.stream.rejected;
+    f->stalls += c.stalls;
+}
+
+/* *a += sign * b, field by field. */
+static void faults_add(faults_t *a, const faults_t *b, int sign)
+{
+    uint64_t *x = (uint64_t *)a;
+    const uint64_t *y = (const uint64_t *)b;
+    for (size_t i = 0; i < sizeof *a / sizeof *x; i++)
+        x[i] = sign > 0 ? x[i] + y[i] : x[i] - y[i];
+}
+
+static json_t *faults_json(const faults_t *f)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "crc",
+                     (json_int_t)f->crc, "truncated", (json_int_t)f->truncated, "bytes_skipped",
+                     (json_int_t)f->bytes_skipped, "gaps", (json_int_t)f->gaps, "frames_lost",
+                     (json_int_t)f->frames_lost, "duplicates", (json_int_t)f->duplicates,
+                     "reordered", (json_int_t)f->reordered, "out_of_order",
+                     (json_int_t)f->out_of_order, "rejected", (json_int_t)f->rejected, "stalls",
+                     (json_int_t)f->stalls, "unplugs", (json_int_t)f->unplugs);
+}
+
+/* {"crc":..,...,"pods":{"SERIAL":{...}}}: the sums over n pods' faults f[i]. New reference. */
+static json_t *faults_report(const char *const *serials, const faults_t *f, unsigned n)
+{
+    faults_t sum;
+    memset(&sum, 0, sizeof sum);
+    json_t *pods = json_object();
+    for (unsigned i = 0; i < n; i++) {
+        faults_add(&sum, &f[i], 1);
+        json_object_set_new(pods, serials[i], faults_json(&f[i]));
+    }
+    json_t *o = faults_json(&sum);
+    json_object_set_new(o, "pods", pods);
+    return o;
 }
 
 /* ---- pods and pairings ---- */
@@ -185,6 +256,36 @@ static slot_t *slot_of(live_t *lv, const hub_pod_t *hp, unsigned *index)
     return NULL;
 }
 
+/* The pod's totals now, or when its sync began while it syncs (a sync's faults belong to the
+ * synced session, not to the live one). */
+static void faults_live_now(const hub_pod_t *hp, faults_t *f)
+{
+    if (hp->syncing)
+        *f = hp->sync_start;
+    else
+        faults_total(hp, f);
+}
+
+/* Hands the live session its pods' faults since it began, when they changed (force: always). */
+static void live_update_faults(live_t *lv, int force)
+{
+    if (!lv->sess || session_finished(lv->sess))
+        return;
+    faults_t f[REC_MAX_PODS], sum;
+    const char *ser[REC_MAX_PODS];
+    memset(&sum, 0, sizeof sum);
+    for (unsigned i = 0; i < lv->n_slots; i++) {
+        faults_live_now(lv->slots[i].hp, &f[i]);
+        faults_add(&f[i], &lv->slots[i].base, -1);
+        faults_add(&sum, &f[i], 1);
+        ser[i] = lv->slots[i].hp->serial;
+    }
+    if (!force && !memcmp(&sum, &lv->shown, sizeof sum))
+        return;
+    lv->shown = sum;
+    session_set_faults(lv->sess, faults_report(ser, f, lv->n_slots));
+}
+
 /* Creates the session with the pending pods (left first) and starts their streams. */
 static void make_session(live_t *lv)
 {
@@ -216,6 +317,7 @@ static void make_session(live_t *lv)
             rp->clock_offset_us = in->clock_offset_us;
             slot_t *s = &lv->slots[hd->n_pods];
             s->hp = hp;
+            faults_live_now(hp, &s->base);
             s->hdr_offset_us = in->clock_offset_us;
             s->restart = 0;
             hp->live = lv;
@@ -237,6 +339,7 @@ static void make_session(live_t *lv)
         lv->done = 1;
         return;
     }
+    live_update_faults(lv, 1); /* "faults" in the status and summary from the start */
     if (h->hooks.session_started) {
         source_t src = {&live_ops, lv};
         h->hooks.session_started(h->hooks.ud, &src);
@@ -298,6 +401,8 @@ static void live_finish(live_t *lv)
     if (lv->done)
         return;
     lv->done = 1;
+    if (lv->sess && lv->hub)
+        live_update_faults(lv, 0);
     if (lv->sess)
         session_finish(lv->sess);
     for (unsigned i = 0; i < lv->n_slots; i++) {
@@ -411,6 +516,10 @@ static void go_live(usb_hub_t *h, hub_pod_t *hp)
 
 static void begin_sync(usb_hub_t *h, hub_pod_t *hp)
 {
+    if (hp->live)
+        live_update_faults(hp->live, 0);
+    faults_total(hp, &hp->sync_start);
+    hp->sync_base = hp->sync_start;
     hp->syncing = 1;
     if (usb_pod_state(hp->pod) == USB_POD_STREAMING)
         usb_pod_stop_stream(hp->pod); /* the runs are listed after its ack */
@@ -424,6 +533,13 @@ static void check_sync_done(usb_hub_t *h, hub_pod_t *hp)
     if (!hp->syncing || !usb_sync_pod_idle(h->sync, hp->serial) || hp->pending || hp->erasing)
         return;
     hp->syncing = 0;
+    slot_t *sl = hp->live && hp->live->sess ? slot_of(hp->live, hp, NULL) : NULL;
+    if (sl) { /* the sync's faults are the synced sessions': not the live one's */
+        faults_t t;
+        faults_total(hp, &t);
+        faults_add(&sl->base, &t, 1);
+        faults_add(&sl->base, &hp->sync_start, -1);
+    }
     log_info(h->env.lg, "%s: sync finished", hp->serial);
     if (hp->pod) {
         usb_pod_list_runs(hp->pod); /* refresh the list shown by `runs` */
@@ -458,6 +574,16 @@ static void sync_recorded(void *ud, usb_pod_t *p, uint32_t run_id, const char *p
     if (src_replay_new(&src, path, &env, err, sizeof err) != 0) {
         log_error(h->env.lg, "%s: run %u: %s", hp->serial, run_id, err);
         return; /* kept on the pod (not catalogued, not erased) */
+    }
+    session_t *ss = src.ops->session(src.impl);
+    if (ss) { /* what happened while this run was read: in its summary and catalog row */
+        faults_t t, f;
+        faults_total(hp, &t);
+        f = t;
+        faults_add(&f, &hp->sync_base, -1);
+        hp->sync_base = t;
+        const char *ser = hp->serial;
+        session_set_faults(ss, faults_report(&ser, &f, 1));
     }
     hp->pending++;
     usb_hub_run_t run;
@@ -553,6 +679,19 @@ static void on_added(void *ud, usb_pod_t *p, int resumed)
     hp->id = in->id;
     if (h->hooks.pod_seen)
         h->hooks.pod_seen(h->hooks.ud, hp->serial);
+    if (hp->recovering) { /* answers again after a stall: its job resumed (no new sync) */
+        hp->recovering = 0;
+        log_info(h->env.lg, "%s: recovered from the stall", hp->serial);
+        if (hp->syncing)
+            usb_sync_on_added(h->sync, p, resumed);
+        else if (hp->live && hp->live->sess)
+            live_add_pod(hp->live, hp);
+        else
+            go_live(h, hp);
+        if (hp->live)
+            live_update_faults(hp->live, 0);
+        return;
+    }
     if (hp->syncing) { /* unplugged mid-sync: usb_sync resumes the read */
         usb_sync_on_added(h->sync, p, resumed);
         return;
@@ -584,6 +723,7 @@ static void on_frame(void *ud, usb_pod_t *p, const pod_samples_t *f, const uint8
     slot_t *s;
     if (!lv || !lv->sess || lv->done || !(s = slot_of(lv, hp, &idx)))
         return;
+    live_update_faults(lv, 0);
     int64_t now = loop_now_us();
     if (s->restart) {
         pod_msg_t ack = {.type = POD_REP_ACK};
@@ -616,14 +756,19 @@ static void on_runs(void *ud, usb_pod_t *p, const pod_runs_t *runs)
     if (hp->syncing) {
         /* runs synced earlier whose erase did not happen (the pod left first): erase now, if this
          * host verified them (usb_pod refuses otherwise; they then stay on the pod) */
-        for (unsigned i = 0; h->cfg.erase && i < runs->n; i++) {
+        pod_runs_t rest = *runs; /* what usb_sync reads (or verifies again, then erases) */
+        rest.n = 0;
+        for (unsigned i = 0; i < runs->n; i++) {
             uint32_t id = runs->runs[i].run_id;
-            if (sync_skip(h, hp->serial, id) == 1 && usb_pod_erase_run(p, id) == USB_POD_OK) {
+            if (h->cfg.erase && sync_skip(h, hp->serial, id) == 1 &&
+                usb_pod_erase_run(p, id) == USB_POD_OK) {
                 hp->erasing++;
                 log_info(h->env.lg, "%s: run %u was synced before: erasing it", hp->serial, id);
+                continue;
             }
+            rest.runs[rest.n++] = runs->runs[i];
         }
-        usb_sync_on_runs(h->sync, p, runs);
+        usb_sync_on_runs(h->sync, p, &rest);
         check_sync_done(h, hp);
     }
 }
@@ -660,9 +805,21 @@ static void on_removed(void *ud, usb_pod_t *p)
 {
     usb_hub_t *h = ud;
     hub_pod_t *hp = pod_find(h, usb_pod_info(p)->id.serial);
+    if (hp && hp->refused_pod == p) {
+        hp->refused_pod = NULL;
+        log_info(h->env.lg, "refused pod %s unplugged", hp->serial);
+        return;
+    }
     if (!hp || hp->pod != p)
         return;
+    faults_t t;
+    faults_total(hp, &t); /* this attachment's counters go with it: keep them */
+    hp->past = t;
+    hp->past.unplugs++;
+    hp->recovering = 0;
     hp->pod = NULL;
+    if (hp->live)
+        live_update_faults(hp->live, 0);
     hp->erasing = 0; /* answers that will never come */
     if (h->sync && hp->syncing)
         usb_sync_on_removed(h->sync, p);
@@ -684,6 +841,43 @@ static void on_removed(void *ud, usb_pod_t *p)
         hp->syncing = 0; /* nothing in progress: a fresh sync at the next plug-in */
 }
 
+static void on_stalled(void *ud, usb_pod_t *p, const char *why)
+{
+    usb_hub_t *h = ud;
+    hub_pod_t *hp = pod_find(h, usb_pod_info(p)->id.serial);
+    if (!hp || hp->pod != p)
+        return;
+    hp->recovering = 1;
+    hp->erasing = 0; /* answers that will never come */
+    if (hp->live && !hp->live->done)
+        log_warn(h->env.lg, "%s: pod %s stopped answering (%s): recovering", hp->live->athlete,
+                 hp->serial, why);
+    else if (hp->syncing)
+        log_warn(h->env.lg,
+                 "%s: stopped answering during its sync (%s): the copy resumes when it "
+                 "answers again",
+                 hp->serial, why);
+    if (hp->live)
+        live_update_faults(hp->live, 0);
+}
+
+static void on_refused(void *ud, usb_pod_t *p, const pod_identify_t *id, const char *why)
+{
+    usb_hub_t *h = ud;
+    hub_pod_t *hp = pod_get(h, usb_pod_info(p)->id.serial);
+    if (hp->pod == p) /* refused when identified again after a stall: no longer used */
+        hp->pod = NULL;
+    hp->refused_pod = p;
+    hp->recovering = 0;
+    hp->id = *id;
+    snprintf(hp->id.serial, sizeof hp->id.serial, "%s", hp->serial);
+    snprintf(hp->refused, sizeof hp->refused, "%s", why);
+    log_error(h->env.lg,
+              "pod %s refused: identify reply with %s (not analysed; `gaitctl pods` "
+              "lists it)",
+              hp->serial, why);
+}
+
 static const usb_pod_cbs_t usb_cbs = {
     .added = on_added,
     .frame = on_frame,
@@ -691,6 +885,8 @@ static const usb_pod_cbs_t usb_cbs = {
     .run_done = on_run_done,
     .erased = on_erased,
     .removed = on_removed,
+    .stalled = on_stalled,
+    .refused = on_refused,
 };
 
 /* ---- hub ---- */
@@ -711,6 +907,7 @@ usb_hub_t *usb_hub_new(const usb_hub_cfg_t *cfg, const source_env_t *env,
         usb_sync_cfg_t sc = {
             .dir = h->sync_dir,
             .erase = cfg->erase,
+            .verify_synced = cfg->erase, /* synced runs an earlier gaitd did not erase */
             .ud = h,
             .skip = sync_skip,
             .athlete = sync_athlete,
@@ -792,7 +989,9 @@ static const char *state_name(const usb_hub_t *h, const hub_pod_t *hp)
 {
     char foot;
     if (!hp->pod)
-        return "unplugged";
+        return hp->refused_pod ? "refused" : "unplugged";
+    if (usb_pod_stalled(hp->pod))
+        return "stalled";
     if (hp->syncing)
         return "syncing";
     if (usb_pod_state(hp->pod) < USB_POD_READY)
@@ -817,7 +1016,9 @@ static json_t *pod_json(const usb_hub_t *h, const hub_pod_t *hp, const pairing_t
     json_object_set_new(o, "athlete", ath ? json_string(ath) : json_null());
     json_object_set_new(o, "paired", json_boolean(pair_find(h, hp ? hp->serial : pr->serial)));
     json_object_set_new(o, "state", json_string(hp ? state_name(h, hp) : "unplugged"));
-    json_object_set_new(o, "connected", json_boolean(hp && hp->pod));
+    json_object_set_new(o, "connected", json_boolean(hp && (hp->pod || hp->refused_pod)));
+    if (hp && hp->refused[0])
+        json_object_set_new(o, "refused", json_string(hp->refused));
     json_object_set_new(o, "streaming",
                         json_boolean(hp && hp->pod && usb_pod_state(hp->pod) == USB_POD_STREAMING));
     if (hp && hp->id.serial[0]) {
@@ -848,6 +1049,22 @@ static json_t *pod_json(const usb_hub_t *h, const hub_pod_t *hp, const pairing_t
                       (json_int_t)c.transfers_in, "bytes_in", (json_int_t)c.bytes_in, "live_frames",
                       (json_int_t)c.live_frames, "run_frames", (json_int_t)c.run_frames, "retries",
                       (json_int_t)c.retries));
+        json_t *co = json_object_get(o, "counters");
+        json_object_set_new(co, "truncated", json_integer((json_int_t)c.stream.truncated));
+        json_object_set_new(co, "duplicates", json_integer((json_int_t)c.stream.duplicates));
+        json_object_set_new(co, "reordered", json_integer((json_int_t)c.stream.reordered));
+        json_object_set_new(co, "out_of_order", json_integer((json_int_t)c.stream.out_of_order));
+        json_object_set_new(co, "rejected", json_integer((json_int_t)c.stream.rejected));
+        json_object_set_new(co, "stale", json_integer((json_int_t)c.stream.stale));
+        json_object_set_new(co, "run_resumes", json_integer((json_int_t)c.run_resumes));
+        json_object_set_new(co, "run_discarded", json_integer((json_int_t)c.run_discarded));
+        json_object_set_new(co, "stalls", json_integer((json_int_t)c.stalls));
+        json_object_set_new(co, "recoveries", json_integer((json_int_t)c.recoveries));
+    }
+    if (hp) { /* every attachment of this gaitd, unplugs included */
+        faults_t t;
+        faults_total(hp, &t);
+        json_object_set_new(o, "faults", faults_json(&t));
     }
     if (hp && hp->listed)
         json_object_set_new(o, "runs_stored", json_integer(hp->runs.n));
@@ -862,6 +1079,23 @@ json_t *usb_hub_pods_json(usb_hub_t *h)
     for (size_t i = 0; i < h->n_pairs; i++)
         if (!pod_find(h, h->pairs[i].serial))
             json_array_append_new(a, pod_json(h, NULL, &h->pairs[i]));
+    return a;
+}
+
+json_t *usb_hub_status_json(usb_hub_t *h)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < h->n_pods; i++) {
+        const hub_pod_t *hp = h->pods[i];
+        faults_t t;
+        faults_total(hp, &t);
+        json_t *o =
+            json_pack("{s:s, s:s, s:b, s:o}", "serial", hp->serial, "state", state_name(h, hp),
+                      "connected", hp->pod || hp->refused_pod, "faults", faults_json(&t));
+        if (hp->refused[0])
+            json_object_set_new(o, "refused", json_string(hp->refused));
+        json_array_append_new(a, o);
+    }
     return a;
 }
 

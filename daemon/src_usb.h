@@ -115,6 +115,11 @@ int usb_hub_busy(const usb_hub_t *h);
  * state, connected, streaming, rate_hz, acc_range_g, gyr_range_dps, firmware, clock{...},
  * counters{...}, runs_stored}]. New reference. */
 json_t *usb_hub_pods_json(usb_hub_t *h);
+/* Short per-pod status for the daemon's `status`: [{serial, state, connected, faults{crc,
+ * truncated, bytes_skipped, gaps, frames_lost, duplicates, reordered, out_of_order, rejected,
+ * stalls, unplugs}, and "refused": "<field> <value> (expected ...)" for a pod refused for its
+ * identify reply}] of every pod seen. New reference. */
+json_t *usb_hub_status_json(usb_hub_t *h);
 /* JSON of serial's stored runs as last listed: {"serial","listed","runs":[{run_id,
  * start_unix_us, start_utc, frames, crc32, synced}]}, or NULL if the pod was never
  * seen. New reference. */

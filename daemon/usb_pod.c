@@ -93,6 +93,18 @@ struct usb_pod {
     int64_t last_progress_us;
     uint32_t held_at_resume;
     unsigned stuck_resumes;
+    /* stalls (pod silent while plugged) */
+    int64_t last_rx_us;         /* monotonic time of the last IN bytes */
+    int64_t frame_period_us;    /* of the last live frame */
+    int stalled;                /* recovering: re-identifying until it answers */
+    int recover_wait;           /* waiting for the cancelled IN transfers */
+    int64_t next_recover_us;    /* next IDENTIFY while it does not answer */
+    unsigned stall_no_progress; /* read stalls in a row without a new frame held */
+    uint32_t held_at_stall;
+    uint64_t rej_seen;                  /* stream `rejected` count already looked at */
+    char refused[160];                  /* why the identify reply was refused ("" = not) */
+    uint32_t erase_later[POD_MAX_RUNS]; /* erases asked for during a stall: sent on recovery */
+    unsigned n_erase_later;
     void *user;
     pod_msg_t msg;               /* scratch for the decoder */
     uint8_t wire[POD_MAX_FRAME];
@@ -125,6 +137,8 @@ struct usb_host {
 
 static void pod_gone(usb_pod_t *p, const char *why);
 static void cmd_send_next(usb_pod_t *p);
+static int cmd_is(const usb_pod_t *p, uint8_t type);
+static void recover_restart(usb_pod_t *p);
 static int cmd_push(usb_pod_t *p, uint8_t type, uint32_t a, uint32_t b);
 static void host_after_events(usb_host_t *h);
 
@@ -154,6 +168,8 @@ void usb_host_cfg_default(usb_host_cfg_t *c)
     c->cmd_retries = 3;
     c->clock_exchanges = 8;
     c->resync_period_ms = 10000;
+    c->stall_timeout_ms = 2000;
+    c->stall_retry_ms = 2000;
 }
 
 static int64_t now_rt_us(void)
@@ -364,18 +380,27 @@ static void deliver(usb_pod_t *p, const pod_msg_t *m)
         p->cnt.run_frames++;
     } else {
         p->cnt.live_frames++;
+        if (m->u.samples.rate_hz)
+            p->frame_period_us = (int64_t)m->u.samples.n * 1000000 / m->u.samples.rate_hz;
     }
     if (h->cbs.frame)
         h->cbs.frame(h->ud, p, &m->u.samples, p->wire, len);
 }
 
 static void on_message(usb_pod_t *p, const pod_msg_t *m, const pod_stream_report_t *rep);
+static void refuse(usb_pod_t *p);
 
 static void drain(usb_pod_t *p)
 {
     pod_stream_report_t rep;
     while (pod_stream_next(&p->st, &p->msg, &rep))
         on_message(p, &p->msg, &rep);
+    if (p->st.stats.rejected != p->rej_seen) {
+        p->rej_seen = p->st.stats.rejected;
+        if (p->st.rej_type == POD_REP_IDENTIFY && p->state == USB_POD_IDENTIFYING &&
+            cmd_is(p, POD_CMD_IDENTIFY))
+            refuse(p);
+    }
 }
 
 static void feed(usb_pod_t *p, const uint8_t *data, size_t n)
@@ -413,14 +438,20 @@ static void LIBUSB_CALL on_in(struct libusb_transfer *t)
     }
     if (t->actual_length > 0) {
         p->cnt.bytes_in += (uint64_t)t->actual_length;
+        p->last_rx_us = loop_now_us();
         feed(p, t->buffer, (size_t)t->actual_length);
     }
     switch (t->status) {
     case LIBUSB_TRANSFER_COMPLETED:
     case LIBUSB_TRANSFER_TIMED_OUT:
         p->cnt.transfers_in++;
-        if (p->state == USB_POD_GONE)
+        if (p->state == USB_POD_GONE || p->in_busy[i])
+            break;             /* (resubmitted already by a stall recovery it caused) */
+        if (p->recover_wait) { /* a stall recovery waits for every transfer */
+            if (!p->in_flight)
+                recover_restart(p);
             break;
+        }
         {
             int rc = libusb_submit_transfer(t);
             if (rc == 0) {
@@ -432,6 +463,8 @@ static void LIBUSB_CALL on_in(struct libusb_transfer *t)
         }
         break;
     case LIBUSB_TRANSFER_CANCELLED:
+        if (p->recover_wait && !p->in_flight && p->state != USB_POD_GONE)
+            recover_restart(p); /* every transfer back after a stall: start again */
         break;
     case LIBUSB_TRANSFER_NO_DEVICE:
         pod_gone(p, "unplugged (transfer: no device)");
@@ -486,7 +519,10 @@ static void pod_open(usb_host_t *h, libusb_device *dev)
     p->info.address = addr;
     snprintf(p->info.id.serial, sizeof p->info.id.serial, "%u-%u", bus, addr);
     pod_stream_init(&p->st);
+    pod_stream_set_reorder(&p->st, 1); /* swapped frames are put back in order */
     p->state = USB_POD_IDENTIFYING;
+    p->last_rx_us = loop_now_us();
+    p->held_at_stall = UINT32_MAX;
     p->next = h->pods;
     h->pods = p;
     log_info(h->lg, "pod at %u-%u opened", bus, addr);
@@ -561,7 +597,7 @@ static void pod_finish(usb_pod_t *p)
             break;
         }
     }
-    if (p->reported && h->cbs.removed)
+    if ((p->reported || p->refused[0]) && h->cbs.removed)
         h->cbs.removed(h->ud, p);
     pod_free(p);
 }
@@ -719,6 +755,103 @@ static void clock_sync_start(usb_pod_t *p)
 }
 
 static void resume_job(usb_pod_t *p);
+static void run_finished(usb_pod_t *p, uint32_t run, int status);
+
+/* ---- stalls: a pod that stops answering while plugged ---- */
+
+/* Cancels the pod's IN transfers; once they are all back (recover_restart) the bytes received
+ * are flushed through the decoder and the pod is identified again until it answers; its job
+ * then resumes (clock_reply -> resume_job). A read that makes no progress over cmd_retries
+ * recoveries in a row is given up (run_done TIMEOUT). */
+static void stall_begin(usb_pod_t *p, const char *why)
+{
+    usb_host_t *h = p->host;
+    if (p->state == USB_POD_GONE || !p->reported)
+        return;
+    if (p->job == JOB_READ && p->memo) {
+        if (p->memo->held != p->held_at_stall) {
+            p->held_at_stall = p->memo->held;
+            p->stall_no_progress = 0;
+        } else if (++p->stall_no_progress > h->cfg.cmd_retries) {
+            log_warn(h->lg, "%s: run %u: no progress after %u recoveries: read given up",
+                     p->info.id.serial, p->read_run, p->stall_no_progress - 1);
+            p->stall_no_progress = 0;
+            run_finished(p, p->read_run, USB_POD_ERR_TIMEOUT);
+            if (p->state == USB_POD_GONE)
+                return;
+        }
+    }
+    if (!p->stalled) {
+        p->stalled = 1;
+        p->cnt.stalls++;
+        log_warn(h->lg, "%s: stalled while plugged (%s): transfers cancelled, identifying it again",
+                 p->info.id.serial, why);
+        if (h->cbs.stalled)
+            h->cbs.stalled(h->ud, p, why);
+        if (p->state == USB_POD_GONE)
+            return;
+    }
+    p->cur_active = 0;
+    p->qn = 0;
+    p->syncing = 0;
+    p->state = USB_POD_IDENTIFYING;
+    p->recover_wait = 1;
+    for (unsigned i = 0; i < p->n_in; i++)
+        if (p->in_busy[i])
+            libusb_cancel_transfer(p->in[i]);
+    if (!p->in_flight)
+        recover_restart(p);
+}
+
+/* Every IN transfer is back after a stall: deliver what was received, start the decoder and
+ * the transfers afresh, identify again. */
+static void recover_restart(usb_pod_t *p)
+{
+    usb_host_t *h = p->host;
+    p->recover_wait = 0;
+    pod_stream_finish(&p->st);
+    drain(p);
+    pod_stream_reset(&p->st);
+    for (unsigned i = 0; i < p->n_in && p->state != USB_POD_GONE; i++) {
+        if (p->in_busy[i])
+            continue;
+        int rc = libusb_submit_transfer(p->in[i]);
+        if (rc != 0) {
+            pod_gone(p, libusb_error_name(rc));
+            return;
+        }
+        p->in_busy[i] = 1;
+        p->in_flight++;
+    }
+    if (p->state == USB_POD_GONE)
+        return;
+    p->have_first = 0; /* it may have restarted: drift from the next syncs only */
+    p->info.drift_ppm = 0;
+    p->last_rx_us = loop_now_us();
+    p->next_recover_us = loop_now_us() + h->cfg.stall_retry_ms * 1000;
+    cmd_push(p, POD_CMD_IDENTIFY, 0, 0);
+}
+
+/* The identify reply was refused by the decoder (CRC valid, values out of range). */
+static void refuse(usb_pod_t *p)
+{
+    usb_host_t *h = p->host;
+    pod_identify_t id;
+    char why[128];
+    if (pod_identify_explain(p->st.rej_payload, p->st.rej_len, &id, why, sizeof why) == 0)
+        snprintf(why, sizeof why, "a reply the decoder rejected (%s)",
+                 proto_strerror(p->st.rej_err));
+    if (id.serial[0] && pod_serial_valid(id.serial, POD_SERIAL_LEN))
+        memcpy(p->info.id.serial, id.serial, POD_SERIAL_LEN);
+    snprintf(p->refused, sizeof p->refused, "%s", why);
+    p->cur_active = 0;
+    p->qn = 0;
+    p->stalled = 0;
+    log_error(h->lg, "%s: refused: its identify reply has %s; the pod is not used",
+              p->info.id.serial, why);
+    if (h->cbs.refused)
+        h->cbs.refused(h->ud, p, &id, why);
+}
 
 static void clock_reply(usb_pod_t *p, const pod_clock_sync_t *c)
 {
@@ -755,9 +888,17 @@ static void clock_reply(usb_pod_t *p, const pod_clock_sync_t *c)
     if (p->state == USB_POD_SYNCING) {
         p->state = USB_POD_READY;
         p->reported = 1;
+        if (p->stalled) {
+            p->stalled = 0;
+            p->cnt.recoveries++;
+            log_info(h->lg, "%s: answers again after the stall", p->info.id.serial);
+        }
         int resumed = p->memo->job != JOB_NONE;
         if (resumed)
             resume_job(p);
+        for (unsigned i = 0; i < p->n_erase_later; i++)
+            cmd_push(p, POD_CMD_ERASE_RUN, p->erase_later[i], 0);
+        p->n_erase_later = 0;
         log_info(h->lg, "%s: foot %c, %u Hz, +-%u g, +-%u dps%s", p->info.id.serial,
                  p->info.id.foot, p->info.id.rate_hz, p->info.id.acc_range_g,
                  p->info.id.gyr_range_dps, resumed ? ", resuming" : "");
@@ -771,6 +912,9 @@ static void clock_reply(usb_pod_t *p, const pod_clock_sync_t *c)
 static void read_send(usb_pod_t *p)
 {
     p->last_progress_us = loop_now_us();
+    /* frames of an earlier transfer still on their way (or left by a host process that died
+     * mid-read) are stale: the new one starts at frame `held` */
+    pod_stream_expect(&p->st, p->read_run, p->memo->held);
     cmd_push(p, POD_CMD_READ_RUN, p->read_run, p->memo->held);
 }
 
@@ -798,14 +942,11 @@ static void read_resume(usb_pod_t *p, int reset_stream)
         p->held_at_resume = m->held;
         p->stuck_resumes = 0;
     } else if (++p->stuck_resumes > p->host->cfg.cmd_retries) {
-        run_finished(p, p->read_run, USB_POD_ERR_TIMEOUT);
+        stall_begin(p, "run read without progress");
         return;
     }
-    if (reset_stream) {
-        pod_stream_stats_t s = p->st.stats;
-        pod_stream_init(&p->st);
-        p->st.stats = s;
-    }
+    if (reset_stream)
+        pod_stream_reset(&p->st);
     p->cnt.run_resumes++;
     log_info(p->host->lg, "%s: resuming run %u at frame %u", p->info.id.serial, p->read_run,
              m->held);
@@ -917,11 +1058,12 @@ static void on_samples(usb_pod_t *p, const pod_msg_t *m)
     }
     if (cmd_is(p, POD_CMD_READ_RUN))
         cmd_done(p);
-    p->last_progress_us = loop_now_us();
-    if (f->seq == p->memo->held)
+    if (f->seq == p->memo->held) {
+        p->last_progress_us = loop_now_us();
         deliver(p, m);
-    else
+    } else {
         p->cnt.run_discarded++;  /* after a gap: read again from `held` at REP_RUN_END */
+    }
 }
 
 static void on_message(usb_pod_t *p, const pod_msg_t *m, const pod_stream_report_t *rep)
@@ -1000,7 +1142,24 @@ static int64_t on_tick(loop_t *l, void *ud)
             p->cur_active = 0;
             p->qh = (p->qh + 1) % CMDQ;
             p->qn--;
-            cmd_failed(p, c.type, USB_POD_ERR_TIMEOUT, c.a);
+            if (p->stalled && (c.type == POD_CMD_IDENTIFY || c.type == POD_CMD_CLOCK_SYNC)) {
+                /* still not answering: identify again later */
+                p->qn = 0;
+                p->syncing = 0;
+                p->state = USB_POD_IDENTIFYING;
+                p->next_recover_us = now + h->cfg.stall_retry_ms * 1000;
+                log_debug(h->lg, "%s: still not answering", p->info.id.serial);
+            } else if (p->reported && c.type == POD_CMD_READ_RUN && p->job == JOB_READ &&
+                       c.a == p->read_run) {
+                stall_begin(p, "no answer to CMD_READ_RUN");
+            } else {
+                cmd_failed(p, c.type, USB_POD_ERR_TIMEOUT, c.a);
+                if (p->state != USB_POD_GONE && p->reported && !p->stalled) {
+                    char why[64];
+                    snprintf(why, sizeof why, "no answer to %s", pod_msg_name(c.type));
+                    stall_begin(p, why);
+                }
+            }
             if (p->state == USB_POD_GONE)
                 return LOOP_TIMER_END;
             cmd_send_next(p);
@@ -1010,9 +1169,31 @@ static int64_t on_tick(loop_t *l, void *ud)
         p->tick_timer = 0;
         return LOOP_TIMER_END;
     }
+    if (p->stalled) {
+        if (!p->recover_wait && !p->cur_active && !p->qn && now >= p->next_recover_us) {
+            p->next_recover_us = now + h->cfg.stall_retry_ms * 1000;
+            cmd_push(p, POD_CMD_IDENTIFY, 0, 0);
+        }
+        return TICK_MS;
+    }
     if (p->job == JOB_READ && !p->cur_active && !p->qn &&
         now - p->last_progress_us > h->cfg.cmd_timeout_ms * 1000)
         read_resume(p, 1);
+    if (p->state == USB_POD_STREAMING) {
+        int64_t lim = h->cfg.stall_timeout_ms * 1000;
+        if (4 * p->frame_period_us > lim)
+            lim = 4 * p->frame_period_us;
+        if (now - p->last_rx_us > lim) {
+            /* a starved loop is not a stalled pod: take what libusb has completed first (the
+             * deferred work of host_after_events waits for the kick) */
+            struct timeval tv = {0, 0};
+            libusb_handle_events_timeout_completed(h->ctx, &tv, NULL);
+            if (p->state == USB_POD_GONE || loop_now_us() - p->last_rx_us <= lim)
+                return p->state == USB_POD_GONE ? (p->tick_timer = 0, LOOP_TIMER_END) : TICK_MS;
+            stall_begin(p, "no data while streaming");
+            return p->state == USB_POD_GONE ? (p->tick_timer = 0, LOOP_TIMER_END) : TICK_MS;
+        }
+    }
     if (p->state == USB_POD_STREAMING && h->cfg.resync_period_ms > 0 && now >= p->next_resync_us) {
         p->next_resync_us = now + h->cfg.resync_period_ms * 1000;
         clock_sync_start(p);
@@ -1036,6 +1217,10 @@ usb_host_t *usb_host_new(loop_t *loop, const usb_host_cfg_t *cfg, const usb_pod_
         h->cfg.enum_period_ms = 1000;
     if (h->cfg.cmd_timeout_ms <= 0)
         h->cfg.cmd_timeout_ms = 500;
+    if (h->cfg.stall_timeout_ms <= 0)
+        h->cfg.stall_timeout_ms = 2000;
+    if (h->cfg.stall_retry_ms <= 0)
+        h->cfg.stall_retry_ms = 2000;
     if (cbs)
         h->cbs = *cbs;
     h->ud = ud;
@@ -1157,6 +1342,16 @@ int usb_pod_state(const usb_pod_t *p)
     return p->state;
 }
 
+int usb_pod_stalled(const usb_pod_t *p)
+{
+    return p->stalled;
+}
+
+const char *usb_pod_refused(const usb_pod_t *p)
+{
+    return p->refused;
+}
+
 void usb_pod_counters(const usb_pod_t *p, usb_pod_counters_t *c)
 {
     *c = p->cnt;
@@ -1199,6 +1394,9 @@ int usb_pod_stop_stream(usb_pod_t *p)
         return rc;
     if (p->memo)
         p->memo->job = JOB_NONE; /* an unplug before the ack must not resume the stream */
+    for (unsigned i = 0; i < p->qn; i++)
+        if (p->q[(p->qh + i) % CMDQ].type == POD_CMD_STOP_STREAM)
+            return USB_POD_OK; /* already on its way (e.g. session stop, then shutdown) */
     return cmd_push(p, POD_CMD_STOP_STREAM, 0, 0);
 }
 
@@ -1222,6 +1420,12 @@ int usb_pod_read_run(usb_pod_t *p, uint32_t run_id)
 int usb_pod_erase_run(usb_pod_t *p, uint32_t run_id)
 {
     int rc = check_ready(p);
+    if (rc == USB_POD_ERR_STATE && p->stalled && p->memo && memo_verified(p->memo, run_id)) {
+        if (p->n_erase_later == POD_MAX_RUNS)
+            return USB_POD_ERR_STATE;
+        p->erase_later[p->n_erase_later++] = run_id; /* once it answers again */
+        return USB_POD_OK;
+    }
     if (rc)
         return rc;
     if (!memo_verified(p->memo, run_id))

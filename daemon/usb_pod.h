@@ -85,6 +85,8 @@ typedef struct usb_pod_counters {
     uint64_t run_discarded;      /* run frames received out of sequence and dropped */
     uint64_t run_resumes;        /* READ_RUN re-sent to resume a transfer */
     uint64_t retries;            /* commands re-sent after a timeout */
+    uint64_t stalls;             /* times the pod stopped answering while plugged */
+    uint64_t recoveries;         /* stalls recovered (identified again, job resumed) */
 } usb_pod_counters_t;
 
 typedef struct usb_pod_cbs {
@@ -106,8 +108,20 @@ typedef struct usb_pod_cbs {
     /* A command failed (cmd = POD_CMD_*; timeout or NACK) outside the cases above. */
     void (*cmd_failed)(void *ud, usb_pod_t *pod, unsigned cmd, int status);
     /* The pod is gone (unplug, I/O error, host shutdown): every frame received has been
-     * delivered. The pod is freed after this returns. Only for pods reported by `added`. */
+     * delivered. The pod is freed after this returns. Only for pods reported by `added` or
+     * `refused`. */
     void (*removed)(void *ud, usb_pod_t *pod);
+    /* A reported pod stopped answering while plugged (no data for stall_timeout_ms while
+     * streaming, a run read without progress, or a command unanswered after its retries): its
+     * transfers are cancelled (the frames received so far delivered), then it is identified
+     * again every stall_retry_ms until it answers; its job then resumes as after a replug
+     * (`added` with resumed = 1; a read from the frames held). Commands queued are dropped
+     * (no callback). May be NULL. */
+    void (*stalled)(void *ud, usb_pod_t *pod, const char *why);
+    /* The pod answered IDENTIFY with values out of range (rate, ranges, foot, serial): it is
+     * refused and never used (no `added`); id holds the raw values, why names the first bad
+     * field and its value ("rate_hz 0 (expected 50..2000)"). May be NULL. */
+    void (*refused)(void *ud, usb_pod_t *pod, const pod_identify_t *id, const char *why);
 } usb_pod_cbs_t;
 
 typedef struct usb_host_cfg {
@@ -119,6 +133,9 @@ typedef struct usb_host_cfg {
     unsigned cmd_retries;        /* default 3 */
     unsigned clock_exchanges;    /* default 8 */
     int64_t resync_period_ms;    /* while streaming, default 10000; 0 = never */
+    int64_t stall_timeout_ms;    /* streaming pod silent this long (at least 4 frame periods):
+                                    stalled, default 2000; <= 0: default */
+    int64_t stall_retry_ms;      /* identify a stalled pod again this often, default 2000 */
 } usb_host_cfg_t;
 
 void usb_host_cfg_default(usb_host_cfg_t *c);
@@ -139,6 +156,10 @@ unsigned usb_host_pods(usb_host_t *h, usb_pod_t **out, unsigned max);
 
 const usb_pod_info_t *usb_pod_info(const usb_pod_t *p);
 int usb_pod_state(const usb_pod_t *p);
+/* 1 while the pod is recovering from a stall (see usb_pod_cbs_t.stalled). */
+int usb_pod_stalled(const usb_pod_t *p);
+/* Why the pod was refused ("" if it was not). */
+const char *usb_pod_refused(const usb_pod_t *p);
 void usb_pod_counters(const usb_pod_t *p, usb_pod_counters_t *c);
 /* A pointer the caller attaches to the pod (e.g. its session slot). */
 void usb_pod_set_user(usb_pod_t *p, void *user);
@@ -154,7 +175,8 @@ int usb_pod_list_runs(usb_pod_t *p);
 int usb_pod_read_run(usb_pod_t *p, uint32_t run_id);
 /* Erases run_id on the pod. Only for a run whose read ended with run_done(USB_POD_OK) in this
  * host (else USB_POD_ERR_NOT_VERIFIED), and only once the caller's copy is complete and synced
- * to disk. Ends with `erased`. */
+ * to disk. Ends with `erased`. While the pod recovers from a stall the erase is sent once it
+ * answers again (dropped, without `erased`, if it leaves or stalls again first). */
 int usb_pod_erase_run(usb_pod_t *p, uint32_t run_id);
 /* Host time (CLOCK_REALTIME us) of pod time pod_us: the latest offset, corrected for the
  * estimated drift since it was measured. For rec_pod_t.clock_offset_us of a frame:

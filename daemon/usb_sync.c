@@ -1,8 +1,12 @@
 /* usb_sync.c - stored runs from USB pods to synced recordings, then erase (see usb_sync.h). */
+#define _GNU_SOURCE /* renameat2 */
 #define LOG_PREFIX "usb-sync"
 #include "usb_sync.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "alloc.h"
 #include "loop.h"
 #include "recorder.h"
@@ -13,11 +17,14 @@
 typedef struct job {
     char serial[POD_SERIAL_LEN];
     pod_run_info_t queue[POD_MAX_RUNS];
+    int verify[POD_MAX_RUNS];    /* queue[i] is synced already: read to verify, then erase */
     unsigned qn, qi;             /* runs to read; queue[qi] is the current one */
     int reading;
     recorder_t *rec;             /* recording of the current run, open across unplugs */
     int failed;                  /* recording failed: never erase this run */
     char path[PATH_CAP];
+    char final[PATH_CAP];        /* the current recording's name once complete */
+    char cur[PATH_CAP + 32];     /* its name while it is written (final + ".partial") */
     uint32_t done[64];           /* runs already handled in this process */
     unsigned n_done;
 } job_t;
@@ -48,14 +55,13 @@ static void set_aside(usb_sync_t *s, job_t *j, const char *suffix)
 {
     if (!j->rec)
         return;
-    snprintf(j->path, sizeof j->path, "%s", recorder_path(j->rec));
     recorder_close(&j->rec);
     char to[PATH_CAP + 16];
-    snprintf(to, sizeof to, "%s%s", j->path, suffix);
-    if (rename(j->path, to) != 0)
-        log_error(s->lg, "%s: cannot rename to %s", j->path, to);
+    snprintf(to, sizeof to, "%s%s", j->final, suffix);
+    if (strcmp(j->cur, to) && renameat2(AT_FDCWD, j->cur, AT_FDCWD, to, RENAME_NOREPLACE) != 0)
+        log_error(s->lg, "%s: cannot rename to %s: %s", j->cur, to, strerror(errno));
     else
-        log_warn(s->lg, "%s: kept as %s", j->serial, to);
+        log_warn(s->lg, "%s: kept as %s", j->serial, strcmp(j->cur, to) ? to : j->cur);
 }
 
 void usb_sync_free(usb_sync_t **sp)
@@ -134,7 +140,9 @@ static void start_next(usb_sync_t *s, job_t *j, usb_pod_t *p)
         int rc = usb_pod_read_run(p, r->run_id);
         if (rc == USB_POD_OK) {
             j->reading = 1;
-            log_info(s->lg, "%s: reading run %u (%u frames)", j->serial, r->run_id, r->n_frames);
+            log_info(s->lg, "%s: %s run %u (%u frames)", j->serial,
+                     j->verify[j->qi] ? "verifying (synced before, still on the pod)" : "reading",
+                     r->run_id, r->n_frames);
             return;
         }
         log_warn(s->lg, "%s: run %u: %s", j->serial, r->run_id, usb_pod_strerror(rc));
@@ -165,14 +173,54 @@ void usb_sync_on_runs(usb_sync_t *s, usb_pod_t *p, const pod_runs_t *runs)
         return;
     j->qn = j->qi = 0;
     for (unsigned i = 0; i < runs->n; i++) {
-        if (is_done(j, runs->runs[i].run_id) ||
-            (s->cfg.skip && s->cfg.skip(s->cfg.ud, j->serial, runs->runs[i].run_id) == 1))
+        if (is_done(j, runs->runs[i].run_id))
             continue;
+        int synced = s->cfg.skip && s->cfg.skip(s->cfg.ud, j->serial, runs->runs[i].run_id) == 1;
+        if (synced && !s->cfg.verify_synced)
+            continue;
+        j->verify[j->qn] = synced;
         j->queue[j->qn++] = runs->runs[i];
         s->st.runs_listed++;
     }
     log_info(s->lg, "%s: %u stored run(s) to copy", j->serial, j->qn);
     start_next(s, j, p);
+}
+
+/* The recording is written as "<final>.partial" (or ".partial.N" when a copy left by a gaitd
+ * killed mid-read has that name) and renamed to its final name only once complete, verified and
+ * synced, so a copy that never completed never passes for a complete one. */
+static void hide_partial(usb_sync_t *s, job_t *j)
+{
+    snprintf(j->final, sizeof j->final, "%s", recorder_path(j->rec));
+    for (int n = 0; n < 1000; n++) {
+        if (n == 0)
+            snprintf(j->cur, sizeof j->cur, "%s.partial", j->final);
+        else
+            snprintf(j->cur, sizeof j->cur, "%s.partial.%d", j->final, n);
+        if (renameat2(AT_FDCWD, j->final, AT_FDCWD, j->cur, RENAME_NOREPLACE) == 0)
+            return;
+        if (errno != EEXIST)
+            break;
+    }
+    log_warn(s->lg, "%s: cannot rename it while it is written: %s", j->final, strerror(errno));
+    snprintf(j->cur, sizeof j->cur, "%s", j->final);
+}
+
+/* The complete copy gets its final name (never replacing a file). Returns 0 or -1. */
+static int unhide(usb_sync_t *s, job_t *j)
+{
+    if (!strcmp(j->cur, j->final))
+        return 0;
+    if (renameat2(AT_FDCWD, j->cur, AT_FDCWD, j->final, RENAME_NOREPLACE) != 0) {
+        log_error(s->lg, "%s: cannot rename to %s: %s", j->cur, j->final, strerror(errno));
+        return -1;
+    }
+    int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) { /* the new name is durable before the run is catalogued and erased */
+        fsync(dfd);
+        close(dfd);
+    }
+    return 0;
 }
 
 static void open_recording(usb_sync_t *s, job_t *j, usb_pod_t *p, const pod_samples_t *f)
@@ -207,7 +255,9 @@ static void open_recording(usb_sync_t *s, job_t *j, usb_pod_t *p, const pod_samp
     if (!j->rec) {
         log_error(s->lg, "%s", err);
         j->failed = 1;
+        return;
     }
+    hide_partial(s, j);
 }
 
 void usb_sync_on_frame(usb_sync_t *s, usb_pod_t *p, const pod_samples_t *f, const uint8_t *wire,
@@ -216,7 +266,8 @@ void usb_sync_on_frame(usb_sync_t *s, usb_pod_t *p, const pod_samples_t *f, cons
     if (!f->run_id)
         return;
     job_t *j = job_of(s, p);
-    if (!j->reading || j->qi >= j->qn || f->run_id != j->queue[j->qi].run_id || j->failed)
+    if (!j->reading || j->qi >= j->qn || f->run_id != j->queue[j->qi].run_id || j->failed ||
+        j->verify[j->qi])
         return;
     if (!j->rec)
         open_recording(s, j, p, f);
@@ -235,10 +286,19 @@ void usb_sync_on_run_done(usb_sync_t *s, usb_pod_t *p, uint32_t run_id, int stat
         return;
     j->reading = 0;
     mark_done(j, run_id);
+    int verify = j->verify[j->qi];
     j->qi++;
-    if (status == USB_POD_OK && !j->failed && j->rec) {
-        snprintf(j->path, sizeof j->path, "%s", recorder_path(j->rec));
-        if (recorder_close(&j->rec) == 0) {
+    if (verify) { /* catalogued by an earlier gaitd: now verified by this one, so erasable */
+        int rc = status == USB_POD_OK ? usb_pod_erase_run(p, run_id) : status;
+        if (rc == USB_POD_OK)
+            log_info(s->lg, "%s: run %u (synced before) verified again: erasing it", j->serial,
+                     run_id);
+        else
+            log_warn(s->lg, "%s: run %u (synced before) kept on the pod: %s", j->serial, run_id,
+                     usb_pod_strerror(rc));
+    } else if (status == USB_POD_OK && !j->failed && j->rec) {
+        snprintf(j->path, sizeof j->path, "%s", j->final);
+        if (recorder_close(&j->rec) == 0 && unhide(s, j) == 0) {
             /* Complete, CRC-verified and on disk (fdatasync'ed): now, and only now, erase. */
             s->st.runs_recorded++;
             snprintf(s->last_path, sizeof s->last_path, "%s", j->path);

@@ -4,14 +4,16 @@
  * the usb_sync_on_* functions. For each pod added (not resumed), usb_sync lists its runs and
  * reads them one by one (usb_pod_read_run: in order, resumable across unplugs, CRC-verified).
  * Runs the cfg.skip hook says are synced already are not read. Each run becomes one recording
- * DIR/<athlete>-<UTC start>.gaitrec (athlete from cfg.athlete, else "<serial>-run<id>") (daemon/recorder.h,
- * header source "usb-sync", one pod; its clock offset maps the run's first frame to the run's
- * start_unix_us) holding the frames exactly as received. When the read ends with run_done(OK)
- * the recording is closed (written and fdatasync'ed); only if that succeeded, and if erase is
- * set, is the run erased on the pod (usb_pod_erase_run). A run whose read fails verification is
- * kept as ...gaitrec.unverified and never erased. An unplug keeps the open recording: when the
- * pod comes back (usb_pod resumes the read at the frame index already held) the frames are
- * appended to the same file.
+ * DIR/<athlete>-<UTC start>.gaitrec (athlete from cfg.athlete, else "<serial>-run<id>")
+ * (daemon/recorder.h, header source "usb-sync", one pod; its clock offset maps the run's first
+ * frame to the run's start_unix_us) holding the frames exactly as received. When the read ends with
+ * run_done(OK) the recording is closed (written and fdatasync'ed); only if that succeeded, and if
+ * erase is set, is the run erased on the pod (usb_pod_erase_run). A run whose read fails
+ * verification is kept as ...gaitrec.unverified and never erased. An unplug keeps the open
+ * recording: when the pod comes back (usb_pod resumes the read at the frame index already held) the
+ * frames are appended to the same file. A recording is created under its final name; copies of the
+ * same run left by an earlier gaitd that never finished them (killed mid-read) are renamed
+ * *.gaitrec.partial when the run is read again.
  * Not thread-safe; runs in the loop's thread like usb_pod.
  */
 #ifndef GAITD_USB_SYNC_H
@@ -27,6 +29,9 @@ typedef struct usb_sync_cfg {
     const char *dir;             /* recordings go there (borrowed, must exist) */
     int erase;                   /* erase each run once its recording is verified and synced
                                     (ignored when `recorded` is set: the caller erases) */
+    int verify_synced;           /* runs `skip` says are synced but still on the pod (e.g. an
+                                    earlier gaitd stopped before erasing them) are read again,
+                                    not recorded, and erased once verified */
     /* Optional hooks (NULL: not used); ud is passed to each. */
     void *ud;
     /* 1 if run_id of serial is already synced (e.g. in the catalog): not read again. */

@@ -2,6 +2,7 @@
  * Every wire field is read and written with the proto_*le helpers; every read is preceded by a
  * length check, so the decoders never touch a byte outside their input. */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include "crc.h"
 #include "pod.h"
@@ -463,7 +464,7 @@ static void skip(pod_stream_t *st, size_t n)
 }
 
 /* Sequence bookkeeping of a decoded sample frame. Returns 1 to deliver (with *gap set), 0 to
- * drop (duplicate or out of order). */
+ * drop (duplicate or out of order), 2 to hold it (reorder window: it follows a gap). */
 static int track_seq(pod_stream_t *st, const pod_samples_t *f, uint32_t *gap)
 {
     *gap = 0;
@@ -487,6 +488,17 @@ static int track_seq(pod_stream_t *st, const pod_samples_t *f, uint32_t *gap)
             st->stats.out_of_order++;
         return 0;
     }
+    if (st->held) {
+        uint32_t hd = st->held_f.seq - st->last_seq;
+        if (d == hd) {
+            st->stats.duplicates++;
+            return 0;
+        }
+        if (d < hd)
+            st->stats.reordered++; /* into the gap before the held frame: put back in order */
+    } else if (d > 1 && st->reorder) {
+        return 2;
+    }
     if (d > 1) {
         *gap = d - 1;
         st->stats.seq_gaps++;
@@ -497,6 +509,61 @@ static int track_seq(pod_stream_t *st, const pod_samples_t *f, uint32_t *gap)
     return 1;
 }
 
+/* Delivers the held frame (its gap, if still open, counted as lost). */
+static int release_held(pod_stream_t *st, pod_msg_t *m, pod_stream_report_t *rep)
+{
+    uint32_t d = st->held_f.seq - st->last_seq;
+    uint32_t gap = d > 1 ? d - 1 : 0;
+    if (gap) {
+        st->stats.seq_gaps++;
+        st->stats.frames_lost += gap;
+    }
+    st->recent = d < 64 ? (st->recent << d) | 1u : 1u;
+    st->last_seq = st->held_f.seq;
+    st->held = 0;
+    st->release = 0;
+    m->type = POD_MSG_SAMPLES;
+    m->u.samples = st->held_f;
+    st->stats.frames_ok++;
+    if (rep) {
+        *rep = st->held_rep;
+        rep->gap_frames = gap;
+        rep->events = (rep->events & ~POD_EV_GAP) | (gap ? POD_EV_GAP : 0);
+    }
+    return 1;
+}
+
+void pod_stream_set_reorder(pod_stream_t *st, int on)
+{
+    st->reorder = on != 0;
+}
+
+void pod_stream_expect(pod_stream_t *st, uint32_t run_id, uint32_t seq)
+{
+    if (st->held) {
+        st->held = 0;
+        st->stats.stale++;
+    }
+    st->expecting = 1;
+    st->exp_run = run_id;
+    st->exp_seq = seq;
+}
+
+void pod_stream_release(pod_stream_t *st)
+{
+    if (st->held)
+        st->release = 1;
+}
+
+void pod_stream_reset(pod_stream_t *st)
+{
+    pod_stream_stats_t s = st->stats;
+    int reorder = st->reorder;
+    pod_stream_init(st);
+    st->stats = s;
+    st->reorder = reorder;
+}
+
 /* Seq tracking restarts after messages that begin a new numbering (POD-PROTOCOL.md). */
 static void maybe_reset_seq(pod_stream_t *st, const pod_msg_t *m)
 {
@@ -505,9 +572,22 @@ static void maybe_reset_seq(pod_stream_t *st, const pod_msg_t *m)
         st->have_seq = 0;
 }
 
+/* While a frame is held: 1 if m must wait until the held frame is delivered (any other
+ * message, another run, or a frame beyond the held one); frames of its gap, duplicates and
+ * older frames are handled by track_seq. */
+static int after_held(const pod_stream_t *st, const pod_msg_t *m)
+{
+    if (m->type != POD_MSG_SAMPLES || m->u.samples.run_id != st->last_run)
+        return 1;
+    uint32_t d = m->u.samples.seq - st->last_seq;
+    return d < 0x80000000u && d > st->held_f.seq - st->last_seq;
+}
+
 int pod_stream_next(pod_stream_t *st, pod_msg_t *m, pod_stream_report_t *rep)
 {
     for (;;) {
+        if (st->held && (st->release || st->held_f.seq - st->last_seq == 1))
+            return release_held(st, m, rep);
         /* find a sync pattern at buf[0] */
         size_t i = 0;
         while (i < st->len &&
@@ -515,8 +595,11 @@ int pod_stream_next(pod_stream_t *st, pod_msg_t *m, pod_stream_report_t *rep)
             i++;
         if (i > 0)
             skip(st, i);
-        if (st->len == 0)
+        if (st->len == 0) {
+            if (st->held && st->eof)
+                return release_held(st, m, rep);
             return 0;
+        }
         size_t used = 0;
         int rc = pod_decode(st->buf, st->len, m, &used);
         if (rc == PROTO_ERR_TRUNCATED) {
@@ -527,6 +610,11 @@ int pod_stream_next(pod_stream_t *st, pod_msg_t *m, pod_stream_report_t *rep)
         }
         if (rc == PROTO_ERR_CRC) {
             st->stats.crc_errors++;
+            uint64_t end = st->offset + POD_FRAME_OVERHEAD + proto_get_u16le(st->buf + 4);
+            if (!st->cut_pending || st->offset >= st->cut_end) {
+                st->cut_pending = 1; /* a new damaged region: classified by what follows */
+                st->cut_end = end;
+            }
             skip(st, 1);
             continue;
         }
@@ -542,12 +630,37 @@ int pod_stream_next(pod_stream_t *st, pod_msg_t *m, pod_stream_report_t *rep)
         }
         if (rc < 0) {
             /* CRC-valid frame we cannot use (VERSION, TYPE, RANGE, payload LENGTH wrong for
-             * its type): skip it whole */
+             * its type): skip it whole, keeping its type and first payload bytes for the
+             * caller (pod_identify_explain) */
             st->stats.rejected++;
+            st->rej_type = st->buf[3];
+            st->rej_err = rc;
+            st->rej_len =
+                (uint16_t)(announced < sizeof st->rej_payload ? announced : sizeof st->rej_payload);
+            memcpy(st->rej_payload, st->buf + POD_HEADER_LEN, st->rej_len);
             skip(st, POD_FRAME_OVERHEAD + announced);
             continue;
         }
         uint64_t frame_off = st->offset;
+        if (st->cut_pending) {
+            if (frame_off < st->cut_end)
+                st->stats.truncated++; /* the damaged frame was cut short by this one */
+            st->cut_pending = 0;
+        }
+        if (st->expecting && m->type == POD_MSG_SAMPLES) {
+            if (m->u.samples.run_id != st->exp_run || m->u.samples.seq != st->exp_seq) {
+                st->stats.stale++; /* left over from an earlier transfer */
+                drop(st, used);
+                continue;
+            }
+            st->expecting = 0;
+            st->have_seq = 0; /* numbering starts again here */
+        }
+        if (st->held && after_held(st, m)) {
+            /* anything but a frame of the held one's gap (or an older one): the held frame goes
+             * first, this one is decoded again at the next call */
+            return release_held(st, m, rep);
+        }
         uint32_t gap = 0;
         int deliver = 1;
         if (m->type == POD_MSG_SAMPLES)
@@ -555,6 +668,18 @@ int pod_stream_next(pod_stream_t *st, pod_msg_t *m, pod_stream_report_t *rep)
         else
             maybe_reset_seq(st, m);
         drop(st, used);
+        if (deliver == 2) {
+            st->held = 1;
+            st->release = 0;
+            st->held_f = m->u.samples;
+            memset(&st->held_rep, 0, sizeof st->held_rep);
+            st->held_rep.skipped_bytes = st->pending_skip;
+            st->held_rep.offset = frame_off;
+            if (st->pending_skip)
+                st->held_rep.events |= POD_EV_RESYNC;
+            st->pending_skip = 0;
+            continue;
+        }
         if (!deliver)
             continue;
         st->stats.frames_ok++;
@@ -576,4 +701,46 @@ int pod_stream_next(pod_stream_t *st, pod_msg_t *m, pod_stream_report_t *rep)
 void pod_stream_finish(pod_stream_t *st)
 {
     st->eof = 1;
+}
+
+int pod_identify_explain(const uint8_t *payload, size_t len, pod_identify_t *id, char *why,
+                         size_t cap)
+{
+    memset(id, 0, sizeof *id);
+    if (len != IDENTIFY_LEN) {
+        snprintf(why, cap, "payload of %zu bytes (expected %u)", len, IDENTIFY_LEN);
+        return PROTO_ERR_LENGTH;
+    }
+    memcpy(id->serial, payload, POD_SERIAL_LEN);
+    id->foot = payload[16];
+    id->fw_major = payload[17];
+    id->fw_minor = payload[18];
+    id->fw_patch = payload[19];
+    id->rate_hz = proto_get_u16le(payload + 20);
+    id->acc_range_g = proto_get_u16le(payload + 22);
+    id->gyr_range_dps = proto_get_u16le(payload + 24);
+    if (!pod_serial_valid(id->serial, POD_SERIAL_LEN)) {
+        snprintf(why, cap, "serial not printable ASCII with a NUL");
+        return PROTO_ERR_RANGE;
+    }
+    if (id->foot != POD_FOOT_LEFT && id->foot != POD_FOOT_RIGHT) {
+        snprintf(why, cap, "foot 0x%02x (expected 'L' or 'R')", id->foot);
+        return PROTO_ERR_RANGE;
+    }
+    if (!pod_rate_valid(id->rate_hz)) {
+        snprintf(why, cap, "rate_hz %u (expected 50..2000)", id->rate_hz);
+        return PROTO_ERR_RANGE;
+    }
+    if (!pod_acc_range_valid(id->acc_range_g)) {
+        snprintf(why, cap, "acc_range_g %u (expected 2, 4, 8, 16 or 32)", id->acc_range_g);
+        return PROTO_ERR_RANGE;
+    }
+    if (!pod_gyr_range_valid(id->gyr_range_dps)) {
+        snprintf(why, cap, "gyr_range_dps %u (expected 125, 250, 500, 1000, 2000 or 4000)",
+                 id->gyr_range_dps);
+        return PROTO_ERR_RANGE;
+    }
+    if (cap)
+        why[0] = '\0';
+    return 0;
 }

@@ -160,6 +160,12 @@ typedef struct pod_stream_stats {
     uint64_t out_of_order;       /* sample frames older than the last delivered (dropped) */
     uint64_t rejected;           /* frames with a valid CRC that failed to decode (version, type,
                                     range): skipped whole, their bytes counted in bytes_skipped */
+    uint64_t truncated;          /* of crc_errors: frames cut short (or whose length field was
+                                    damaged): a valid frame began inside their announced length */
+    uint64_t reordered;          /* sample frames that arrived after a later one and were put
+                                    back in order (reorder window on), not counted as lost */
+    uint64_t stale;              /* sample frames dropped while waiting for the first frame of a
+                                    new transfer (pod_stream_expect) */
 } pod_stream_stats_t;
 
 enum pod_stream_event {
@@ -186,6 +192,22 @@ typedef struct pod_stream {
     uint64_t recent;             /* bit k: seq last_seq - k was delivered (duplicate detection) */
     uint32_t last_run;           /* run_id of the last delivered sample frame */
     int eof;                     /* pod_stream_finish was called */
+    /* damage classification: end offset of the announced frame of the first CRC failure not yet
+     * followed by a valid frame */
+    int cut_pending;
+    uint64_t cut_end;
+    /* reorder window (pod_stream_set_reorder): a sample frame that follows a gap is held until
+     * the next frame shows whether the gap was a swap (filled) or a loss */
+    int reorder, held, release;
+    pod_samples_t held_f;
+    pod_stream_report_t held_rep;
+    /* the last frame skipped as `rejected` (CRC valid, failed to decode) */
+    uint8_t rej_type;
+    int rej_err;
+    uint16_t rej_len; /* payload bytes kept in rej_payload (at most 32) */
+    uint8_t rej_payload[32];
+    int expecting; /* pod_stream_expect: waiting for (exp_run, exp_seq) */
+    uint32_t exp_run, exp_seq;
 } pod_stream_t;
 
 void pod_stream_init(pod_stream_t *st);
@@ -200,6 +222,28 @@ int pod_stream_next(pod_stream_t *st, pod_msg_t *m, pod_stream_report_t *rep);
  * sync), then counts every byte still buffered as skipped when it returns 0. Call
  * pod_stream_next until it returns 0 after pod_stream_finish. */
 void pod_stream_finish(pod_stream_t *st);
+/* Reorder window of one frame (off by default): a sample frame whose seq skips ahead is held
+ * until the next frame arrives. If that one falls into the gap (frames swapped on the way) it is
+ * delivered first and counted in `reordered`, and the held frame follows, so nothing valid is
+ * dropped as out of order; otherwise the held frame is delivered with its gap counted. Any other
+ * message, a change of run, pod_stream_finish or pod_stream_release delivers the held frame
+ * first. Frames are delivered at most one frame late. */
+void pod_stream_set_reorder(pod_stream_t *st, int on);
+/* Delivers a held frame at the next pod_stream_next (e.g. when the data stops). */
+void pod_stream_release(pod_stream_t *st);
+/* A new transfer begins with sample frame seq of run run_id (e.g. CMD_READ_RUN(run, seq) was
+ * sent): every sample frame before that one (left over from an earlier transfer) is dropped and
+ * counted in `stale`, a held frame included; numbering starts again at that frame. Other
+ * messages pass as usual. */
+void pod_stream_expect(pod_stream_t *st, uint32_t run_id, uint32_t seq);
+/* Restarts the stream (bytes, numbering, held frame) keeping its statistics and settings. */
+void pod_stream_reset(pod_stream_t *st);
+/* Raw identify check: decodes a REP_IDENTIFY payload of len bytes into *id without refusing
+ * out-of-range values, and names the first invalid field with its value in why[cap] (e.g.
+ * "rate_hz 0 (expected 50..2000)"). Returns 0 when every field is valid, PROTO_ERR_LENGTH (len
+ * is not 26) or PROTO_ERR_RANGE. */
+int pod_identify_explain(const uint8_t *payload, size_t len, pod_identify_t *id, char *why,
+                         size_t cap);
 
 /* Value checks shared with the recording format. */
 int pod_rate_valid(unsigned rate_hz);       /* 50..2000 */

@@ -1,6 +1,7 @@
 /* test_usb_umockpod.c - the emulated pod itself (tests/umockpod), driven with plain synchronous
  * libusb calls: enumeration and descriptors, string descriptors, every protocol command, a
- * stored run read back byte for byte, erase guard. Runs under umockdev-wrapper. */
+ * stored run read back byte for byte, erase guard; misbehaviours (truncated, duplicated,
+ * swapped frames, a hang). Runs under umockdev-wrapper. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -259,6 +260,72 @@ static void test_commands(void **state)
     assert_int_equal(f->st.stats.frames_lost, 0);
 }
 
+/* Misbehaviour orders on a stored run read (80 frames): frame 3 truncated to 20 bytes, frame 6
+ * sent twice, frames 9 and 10 swapped; a decoder with the reorder window gets every frame but
+ * the truncated one, in order; the emulator counts what it did and which frames went out
+ * valid. Then the pod hangs (IN transfers pending, a command swallowed) and answers again. */
+static void test_misbehaviour(void **state)
+{
+    fx_t *f = *state;
+    open_pod(f);
+    pod_stream_set_reorder(&f->st, 1);
+    umockpod_truncate_frame(f->pod, 3, 20);
+    umockpod_duplicate_frame(f->pod, 6);
+    umockpod_swap_frames(f->pod, 9);
+    pod_msg_t *m = malloc(sizeof *m);
+    memset(m, 0, sizeof *m);
+    m->type = POD_CMD_READ_RUN;
+    m->u.read_run.run_id = 1;
+    m->u.read_run.first_frame = 0;
+    send_cmd(f, m);
+    uint32_t next = 0, delivered = 0;
+    int end = 0;
+    while (!end && next_msg(f, m)) {
+        if (m->type == POD_REP_RUN_END) {
+            end = 1;
+        } else if (m->type == POD_MSG_SAMPLES) {
+            if (next == 3)
+                next++; /* the truncated frame is lost */
+            assert_int_equal(m->u.samples.seq, next);
+            next++;
+            delivered++;
+        }
+    }
+    assert_true(end);
+    assert_int_equal(delivered, 79);
+    assert_int_equal(f->st.stats.truncated, 1);
+    assert_int_equal(f->st.stats.duplicates, 1);
+    assert_int_equal(f->st.stats.reordered, 1);
+    assert_int_equal(f->st.stats.frames_lost, 1);
+    umockpod_stats_t s;
+    umockpod_stats(f->pod, &s);
+    assert_int_equal(s.frames_truncated, 1);
+    assert_int_equal(s.frames_duplicated, 1);
+    assert_int_equal(s.frames_reordered, 1);
+    assert_int_equal(s.run_frames_sent, 81);  /* 80 + the repeat */
+    assert_int_equal(s.run_frames_valid, 79); /* the truncated one is not, the repeat once */
+
+    /* hung: nothing comes back, the command is swallowed; then it answers again */
+    umockpod_hang(f->pod, 1);
+    memset(m, 0, sizeof *m);
+    m->type = POD_CMD_IDENTIFY;
+    send_cmd(f, m);
+    uint8_t buf[512];
+    int got = -1;
+    assert_int_equal(libusb_bulk_transfer(f->h, POD_EP_IN, buf, sizeof buf, &got, 300),
+                     LIBUSB_ERROR_TIMEOUT);
+    assert_int_equal(got, 0);
+    umockpod_stats(f->pod, &s);
+    assert_true(s.hung);
+    assert_int_equal(s.cmds_hung, 1);
+    umockpod_hang(f->pod, 0);
+    send_cmd(f, m);
+    assert_true(next_msg(f, m));
+    assert_int_equal(m->type, POD_REP_IDENTIFY);
+    assert_string_equal(m->u.identify.serial, "GP-0001");
+    free(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -266,6 +333,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_enumerate_descriptors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_misbehaviour, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,6 +77,7 @@ typedef struct run {
 typedef struct frame_end {
     uint64_t end;                /* stream offset just after the frame */
     int kind;                    /* 0 live, 1 run */
+    int valid;                   /* undamaged and not a repeat */
 } frame_end_t;
 
 struct umockpod {
@@ -97,10 +98,21 @@ struct umockpod {
     int reading;
     unsigned read_run;
     uint32_t read_next;
+    uint32_t read_first;  /* first frame of the current READ_RUN */
+    int64_t read_mono_us; /* when it began (read_speed pacing) */
     int stalled;
     uint64_t stall_after;
     uint64_t frames_queued;      /* sample frames queued, all time */
     int corrupt_in, drop_in;     /* -1 = off */
+    int trunc_in, dup_in, swap_in;
+    unsigned trunc_keep;
+    int swap_have; /* frame n of a swap order, sent after frame n + 1 */
+    uint8_t swap_buf[POD_MAX_FRAME];
+    size_t swap_len;
+    int swap_kind, swap_valid;
+    int hung;
+    uint64_t hang_after;
+    int64_t hang_mono_us;
     unsigned ignore_cmds;
     /* transmit queue */
     GByteArray *txq;
@@ -180,8 +192,20 @@ static void tx_bytes(umockpod_t *p, const uint8_t *b, size_t n)
     p->tx_queued += n;
 }
 
+static void emit_frame(umockpod_t *p, const uint8_t *wire, size_t len, int kind, int valid);
+
+/* A frame held back by a swap order goes out before any other message. */
+static void flush_swap(umockpod_t *p)
+{
+    if (!p->swap_have)
+        return;
+    p->swap_have = 0;
+    emit_frame(p, p->swap_buf, p->swap_len, p->swap_kind, p->swap_valid);
+}
+
 static void tx_msg(umockpod_t *p, const pod_msg_t *m)
 {
+    flush_swap(p);
     uint8_t buf[POD_MAX_FRAME];
     size_t len;
     if (pod_encode(m, buf, sizeof buf, &len) == 0)
@@ -196,7 +220,19 @@ static void tx_ack(umockpod_t *p, uint8_t cmd, uint8_t status)
     tx_msg(p, &m);
 }
 
-/* Queues one encoded sample frame, applying the drop / corrupt orders. */
+/* Queues the bytes of one sample frame and notes where it ends (for frames_sent). */
+static void emit_frame(umockpod_t *p, const uint8_t *wire, size_t len, int kind, int valid)
+{
+    tx_bytes(p, wire, len);
+    if (p->ring_n < FRAME_RING) {
+        frame_end_t *e = &p->ring[(p->ring_head + p->ring_n++) % FRAME_RING];
+        e->end = p->tx_queued;
+        e->kind = kind;
+        e->valid = valid;
+    }
+}
+
+/* Queues one encoded sample frame, applying the misbehaviour orders. */
 static void tx_sample_frame(umockpod_t *p, uint8_t *wire, size_t len, int kind)
 {
     p->frames_queued++;
@@ -204,15 +240,34 @@ static void tx_sample_frame(umockpod_t *p, uint8_t *wire, size_t len, int kind)
         p->st.frames_dropped++;
         return;
     }
+    int valid = 1;
     if (p->corrupt_in >= 0 && p->corrupt_in-- == 0) {
         wire[POD_HEADER_LEN + 5] ^= 0x5A;        /* inside t_dev_us: the CRC no longer matches */
         p->st.frames_corrupted++;
+        valid = 0;
     }
-    tx_bytes(p, wire, len);
-    if (p->ring_n < FRAME_RING) {
-        frame_end_t *e = &p->ring[(p->ring_head + p->ring_n++) % FRAME_RING];
-        e->end = p->tx_queued;
-        e->kind = kind;
+    if (p->swap_in >= 0 && p->swap_in-- == 0 && !p->swap_have) {
+        memcpy(p->swap_buf, wire, len); /* sent after the next frame */
+        p->swap_len = len;
+        p->swap_kind = kind;
+        p->swap_valid = valid;
+        p->swap_have = 1;
+        return;
+    }
+    size_t n = len;
+    if (p->trunc_in >= 0 && p->trunc_in-- == 0) {
+        n = p->trunc_keep < len ? p->trunc_keep : len - 1;
+        p->st.frames_truncated++;
+        valid = 0;
+    }
+    emit_frame(p, wire, n, kind, valid);
+    if (p->dup_in >= 0 && p->dup_in-- == 0) {
+        emit_frame(p, wire, n, kind, 0);
+        p->st.frames_duplicated++;
+    }
+    if (p->swap_have) {
+        p->st.frames_reordered++;
+        flush_swap(p);
     }
 }
 
@@ -259,13 +314,26 @@ static void queue_run_frame(umockpod_t *p, const run_t *r, uint32_t k)
 /* Produces data until at least `want` bytes are queued or nothing more is due. */
 static void produce(umockpod_t *p, size_t want)
 {
-    while (p->txq->len < want && !p->stalled) {
+    while (p->txq->len < want && !p->stalled && !p->hung) {
         if (p->stall_after && p->frames_queued >= p->stall_after) {
             p->stalled = 1;
             break;
         }
+        if (p->hang_after && p->frames_queued >= p->hang_after) {
+            p->hang_after = 0;
+            p->hung = 1;
+            p->hang_mono_us = mono_us();
+            p->st.hangs++;
+            break;
+        }
         if (p->reading) {
             run_t *r = &p->runs[p->read_run];
+            if (p->cfg.read_speed > 0 && p->read_next < r->info.n_frames) {
+                double el = (double)(mono_us() - p->read_mono_us) * 1e-6 * p->cfg.read_speed;
+                if (p->read_next - p->read_first >=
+                    (uint64_t)(el * p->cfg.rate_hz / p->cfg.frame_samples))
+                    break;
+            }
             if (p->read_next < r->info.n_frames) {
                 queue_run_frame(p, r, p->read_next++);
             } else {
@@ -298,11 +366,19 @@ static void tx_consume(umockpod_t *p, size_t n)
     p->tx_sent += n;
     p->st.bytes_in += n;
     while (p->ring_n && p->ring[p->ring_head].end <= p->tx_sent) {
+        const frame_end_t *e = &p->ring[p->ring_head];
         p->st.frames_sent++;
-        if (p->ring[p->ring_head].kind)
+        if (e->kind)
             p->st.run_frames_sent++;
         else
             p->st.live_frames_sent++;
+        if (e->valid) {
+            p->st.frames_valid++;
+            if (e->kind)
+                p->st.run_frames_valid++;
+            else
+                p->st.live_frames_valid++;
+        }
         p->ring_head = (p->ring_head + 1) % FRAME_RING;
         p->ring_n--;
     }
@@ -326,6 +402,10 @@ static void handle_command(umockpod_t *p, const uint8_t *buf, size_t len)
         return;                  /* damaged commands are dropped silently */
     if (m.type >= 1 && m.type <= 7)
         p->st.cmds[m.type]++;
+    if (p->hung) {
+        p->st.cmds_hung++;
+        return;
+    }
     if (p->ignore_cmds) {
         p->ignore_cmds--;
         p->st.cmds_ignored++;
@@ -334,6 +414,27 @@ static void handle_command(umockpod_t *p, const uint8_t *buf, size_t len)
     memset(&r, 0, sizeof r);
     switch (m.type) {
     case POD_CMD_IDENTIFY:
+        if (p->cfg.id_override) {
+            /* nonsense values the encoder would refuse: the frame is built by hand */
+            uint8_t w[POD_HEADER_LEN + 26 + 4];
+            memset(w, 0, sizeof w);
+            w[0] = 0xA5;
+            w[1] = 0x5A;
+            w[2] = POD_PROTO_VERSION;
+            w[3] = POD_REP_IDENTIFY;
+            proto_put_u16le(w + 4, 26);
+            uint8_t *q = w + POD_HEADER_LEN;
+            memcpy(q, p->cfg.serial, strnlen(p->cfg.serial, POD_SERIAL_LEN - 1));
+            q[16] = p->cfg.foot;
+            q[17] = 1;
+            proto_put_u16le(q + 20, p->cfg.id_rate_hz);
+            proto_put_u16le(q + 22, p->cfg.id_acc_range_g);
+            proto_put_u16le(q + 24, p->cfg.id_gyr_range_dps);
+            proto_put_u32le(q + 26, proto_crc32(w + 2, 4 + 26));
+            flush_swap(p);
+            tx_bytes(p, w, sizeof w);
+            break;
+        }
         r.type = POD_REP_IDENTIFY;
         memcpy(r.u.identify.serial, p->cfg.serial, POD_SERIAL_LEN);
         r.u.identify.foot = p->cfg.foot;
@@ -386,6 +487,8 @@ static void handle_command(umockpod_t *p, const uint8_t *buf, size_t len)
             p->reading = 1;
             p->read_run = (unsigned)i;
             p->read_next = m.u.read_run.first_frame;
+            p->read_first = p->read_next;
+            p->read_mono_us = mono_us();
         }
         break;
     }
@@ -540,7 +643,7 @@ static gboolean on_reap(umockpod_t *p, plug_t *pl, UMockdevIoctlClient *client)
         reap_one(client, u);
         return TRUE;
     }
-    if ((u = g_queue_peek_head(&pl->in_q))) {
+    if (!p->hung && (u = g_queue_peek_head(&pl->in_q))) {
         struct usbdevfs_urb *urb = (struct usbdevfs_urb *)u->data;
         size_t cap = (size_t)urb->buffer_length;
         produce(p, cap);
@@ -577,6 +680,18 @@ static gboolean on_discard(plug_t *pl, UMockdevIoctlClient *client)
     return TRUE;
 }
 
+/* A new host process claims the interface: URBs left queued by an earlier one (e.g. gaitd
+ * killed with SIGKILL while they were pending) are dropped, never handed to the new one. */
+static void flush_urbs(plug_t *pl)
+{
+    GQueue *qs[3] = {&pl->in_q, &pl->done_q, &pl->discarded_q};
+    for (int q = 0; q < 3; q++) {
+        UMockdevIoctlData *u;
+        while ((u = g_queue_pop_head(qs[q])))
+            umockdev_ioctl_data_unref(u);
+    }
+}
+
 static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client, gpointer ud)
 {
     umockpod_t *p = ud;
@@ -602,6 +717,10 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
         break;
     }
     case USBDEVFS_CLAIMINTERFACE:
+        if (!pl->gone)
+            flush_urbs(pl);
+        umockdev_ioctl_client_complete(client, pl->gone ? -1 : 0, pl->gone ? ENODEV : 0);
+        break;
     case USBDEVFS_RELEASEINTERFACE:
     case USBDEVFS_CLEAR_HALT:
     case USBDEVFS_RESETEP:
@@ -719,6 +838,7 @@ umockpod_t *umockpod_new(umockpod_bed_t *bed, const umockpod_cfg_t *cfg)
         p->cfg.frame_samples = 25;
     p->txq = g_byte_array_new();
     p->corrupt_in = p->drop_in = -1;
+    p->trunc_in = p->dup_in = p->swap_in = -1;
     p->next_run_id = 1;
     sim_config_t sc;
     umockpod_sim_config(&p->cfg, &sc);
@@ -777,6 +897,9 @@ void umockpod_plug(umockpod_t *p)
     p->plug_mono_us = mono_us();
     p->streaming = p->reading = p->stalled = 0;
     p->stall_after = 0;
+    p->hung = 0;
+    p->hang_after = 0;
+    p->swap_have = 0;
     g_byte_array_set_size(p->txq, 0);
     p->tx_sent = p->tx_queued = 0;
     p->ring_head = p->ring_n = 0;
@@ -871,6 +994,71 @@ void umockpod_stall_after(umockpod_t *p, uint64_t frames_total)
     g_mutex_unlock(&p->lock);
 }
 
+void umockpod_truncate_frame(umockpod_t *p, unsigned nth, unsigned keep)
+{
+    g_mutex_lock(&p->lock);
+    p->trunc_in = (int)nth;
+    p->trunc_keep = keep;
+    g_mutex_unlock(&p->lock);
+}
+
+void umockpod_duplicate_frame(umockpod_t *p, unsigned nth)
+{
+    g_mutex_lock(&p->lock);
+    p->dup_in = (int)nth;
+    g_mutex_unlock(&p->lock);
+}
+
+void umockpod_swap_frames(umockpod_t *p, unsigned nth)
+{
+    g_mutex_lock(&p->lock);
+    p->swap_in = (int)nth;
+    g_mutex_unlock(&p->lock);
+}
+
+static void set_hung(umockpod_t *p, int on)
+{
+    if (on == 1 && !p->hung) {
+        p->hung = 1;
+        p->hang_mono_us = mono_us();
+        p->st.hangs++;
+    } else if (!on && p->hung) {
+        p->hung = 0;
+        if (p->streaming) /* frozen firmware: the frames it missed are never made */
+            p->stream_mono_us += mono_us() - p->hang_mono_us;
+    } else if (on == 2 && p->hung) {
+        /* the firmware restarts (watchdog reset) without leaving the bus: whatever it had
+         * queued is lost, streaming and run reads stop, its clock starts again */
+        p->hung = 0;
+        p->streaming = p->reading = p->stalled = 0;
+        p->swap_have = 0;
+        p->plug_mono_us = mono_us();
+        g_byte_array_set_size(p->txq, 0);
+        p->tx_sent = p->tx_queued = 0;
+        p->ring_head = p->ring_n = 0;
+        for (unsigned i = 0; i < p->n_runs; i++)
+            p->runs[i].read_done = 0;
+    }
+}
+
+void umockpod_hang_after(umockpod_t *p, uint64_t frames_total)
+{
+    g_mutex_lock(&p->lock);
+    if (frames_total == 0 || p->frames_queued >= frames_total)
+        set_hung(p, 1);
+    else
+        p->hang_after = frames_total;
+    g_mutex_unlock(&p->lock);
+}
+
+void umockpod_hang(umockpod_t *p, int on)
+{
+    g_mutex_lock(&p->lock);
+    p->hang_after = 0;
+    set_hung(p, on);
+    g_mutex_unlock(&p->lock);
+}
+
 void umockpod_ignore_commands(umockpod_t *p, unsigned n)
 {
     g_mutex_lock(&p->lock);
@@ -886,6 +1074,7 @@ void umockpod_stats(umockpod_t *p, umockpod_stats_t *s)
     s->streaming = p->streaming;
     s->reading = p->reading;
     s->stalled = p->stalled;
+    s->hung = p->hung;
     s->n_runs = p->n_runs;
     g_mutex_unlock(&p->lock);
 }

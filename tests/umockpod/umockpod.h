@@ -16,6 +16,10 @@
  * wire); a transfer ends short when nothing more is queued. Live frames are produced at
  * `speed` x real time (0: as fast as the host reaps, which fills every 16 KiB URB).
  *
+ * Host process gone: URBs left queued by a process that died (e.g. gaitd killed with SIGKILL)
+ * are dropped when the next one claims the interface; the pod itself goes on (stream, run
+ * read) and the next process finds it as it is.
+ *
  * Plug / unplug: umockpod_plug powers the pod up (new device number, fresh clock, streaming off;
  * stored runs persist) and sends an "add" uevent; umockpod_unplug sends "remove" and removes the
  * device; URBs still in flight then complete with -ESHUTDOWN (libusb: LIBUSB_TRANSFER_NO_DEVICE)
@@ -44,6 +48,12 @@ typedef struct umockpod_cfg {
     double drift_ppm;            /* pod clock rate error, default 0 */
     unsigned n_runs;             /* stored runs at creation, <= UMOCKPOD_MAX_RUNS */
     double run_s;                /* length of each stored run, default 20 s */
+    double read_speed;           /* stored-run frames sent at this x real time, 0 = as fast as
+                                    URBs are reaped (default) */
+    /* Misbehaviour: the REP_IDENTIFY reply carries these raw values instead of the real rate
+     * and ranges when id_override is set (any value, e.g. rate 0 or 65535: encoded by hand) */
+    int id_override;
+    uint16_t id_rate_hz, id_acc_range_g, id_gyr_range_dps;
 } umockpod_cfg_t;
 
 typedef struct umockpod_stats {
@@ -52,12 +62,20 @@ typedef struct umockpod_stats {
     uint64_t run_frames_sent;
     uint64_t frames_dropped;     /* misbehaviour: frames skipped (seq advanced, not sent) */
     uint64_t frames_corrupted;   /* misbehaviour: frames sent with a damaged byte */
+    uint64_t frames_truncated;   /* misbehaviour: frames cut short (only their first bytes sent) */
+    uint64_t frames_duplicated;  /* misbehaviour: frames sent a second time */
+    uint64_t frames_reordered;   /* misbehaviour: frame pairs sent swapped */
+    uint64_t frames_valid;       /* distinct undamaged sample frames completely sent (a duplicate
+                                    counts once; corrupted and truncated ones not at all) */
+    uint64_t live_frames_valid, run_frames_valid;
+    unsigned hangs;              /* misbehaviour: times the pod stopped answering */
+    unsigned cmds_hung;          /* commands swallowed while hung */
     uint64_t urbs_in, urbs_out;  /* completed URBs */
     uint64_t bytes_in;           /* bytes sent to the host */
     unsigned cmds[8];            /* commands received, by type 1..7 */
     unsigned cmds_ignored;       /* misbehaviour: commands not answered */
     unsigned plugs;              /* times plugged */
-    int plugged, streaming, reading, stalled;
+    int plugged, streaming, reading, stalled, hung;
     unsigned n_runs;             /* runs stored now */
 } umockpod_stats_t;
 
@@ -93,6 +111,20 @@ void umockpod_drop_frame(umockpod_t *p, unsigned nth);
  * pod hangs mid-stream / mid-run with transfers in flight, e.g. to unplug it at a known point.
  * Cleared by umockpod_plug. */
 void umockpod_stall_after(umockpod_t *p, uint64_t frames_total);
+/* Misbehaviour on the nth sample frame produced from now on (0 = the next one), one pending
+ * order of each kind: send only its first keep bytes, then go on with the next frame
+ * (truncate); send it twice in a row (duplicate); send frames n and n + 1 swapped (swap). */
+void umockpod_truncate_frame(umockpod_t *p, unsigned nth, unsigned keep);
+void umockpod_duplicate_frame(umockpod_t *p, unsigned nth);
+void umockpod_swap_frames(umockpod_t *p, unsigned nth);
+/* A pod that stops answering while plugged: once this many sample frames in total have been
+ * queued (0 = now), IN URBs stay pending (nothing more is sent, not even replies) and commands
+ * are swallowed. umockpod_hang(p, 0) ends it: the pod goes on where it was (a live stream
+ * continues without a burst of the frames it missed); umockpod_hang(p, 2) ends it with a
+ * firmware restart instead (queued bytes lost, streaming and reads stopped, clock restarted,
+ * still plugged); umockpod_plug ends it too. */
+void umockpod_hang_after(umockpod_t *p, uint64_t frames_total);
+void umockpod_hang(umockpod_t *p, int on);
 /* Ignores the next n commands (as if lost on the wire): tests the host's timeouts and retries. */
 void umockpod_ignore_commands(umockpod_t *p, unsigned n);
 

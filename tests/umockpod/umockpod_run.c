@@ -8,10 +8,22 @@
  * are answered in this process (umockdev's worker thread). --unplug-at / --replug-at unplug and
  * plug back the first pod S seconds after the start. When COMMAND exits, each pod's counters are
  * written as one JSON line per pod to --stats (default: stderr), and its exit status is returned.
- * SIGTERM and SIGINT are forwarded to COMMAND. SIGUSR1 unplugs the first pod and SIGUSR2 plugs it
+ * With --stats-period S the file is also rewritten every S seconds while COMMAND runs (for
+ * tests that restart the command under the same pods). SIGTERM and SIGINT are forwarded to
+ * COMMAND. SIGUSR1 unplugs the first pod and SIGUSR2 plugs it
  * back, whenever a test wants (no timing involved); with --run-on-unplug the pod stores one new
  * run (run_s seconds) at each unplug, as if the runner went out with it. --stall-unplug N makes
  * the first pod hang after N frames and unplugs it as soon as it hangs (mid-run or mid-stream).
+ *
+ * Misbehaviours of the first pod, for fault tests (N counts the sample frames it produces, live
+ * or stored-run, from power-up; 0 = the first): --corrupt-frame N (one byte damaged),
+ * --drop-frame N (never sent), --truncate-frame N[:K] (only its first K bytes sent, default 20,
+ * then the next frame), --duplicate-frame N (sent twice), --swap-frames N (frames N and N+1 sent
+ * swapped), --hang-after N (after N frames it stops answering while plugged: IN URBs stay
+ * pending, commands are swallowed; SIGHUP ends the hang, the pod goes on where it was, or with
+ * --hang-reset restarts its firmware: queued data lost, stream and read stopped, clock reset).
+ * Pod options id_rate=R, id_acc=G, id_gyr=D make its identify reply carry these raw values
+ * (nonsense such as 0 or 65535 included) instead of its real rate and ranges.
  */
 #include <errno.h>
 #include <glib.h>
@@ -25,7 +37,7 @@
 
 #define MAX_PODS 8
 
-static volatile sig_atomic_t got_signal, got_unplug, got_replug;
+static volatile sig_atomic_t got_signal, got_unplug, got_replug, got_unhang;
 
 static void on_signal(int sig)
 {
@@ -33,6 +45,8 @@ static void on_signal(int sig)
         got_unplug = 1;
     else if (sig == SIGUSR2)
         got_replug = 1;
+    else if (sig == SIGHUP)
+        got_unhang = 1;
     else
         got_signal = sig;
 }
@@ -48,6 +62,9 @@ static int parse_pod(const char *s, umockpod_cfg_t *c, unsigned idx)
         return -1;
     umockpod_cfg_default(c, serial, (uint8_t)foot[0]);
     c->seed = 11 + idx;
+    c->id_rate_hz = c->rate_hz; /* id_* options override one value each */
+    c->id_acc_range_g = c->acc_range_g;
+    c->id_gyr_range_dps = c->gyr_range_dps;
     for (char *kv; (kv = strtok_r(NULL, ":", &save));) {
         if (!strncmp(kv, "runs=", 5))
             c->n_runs = (unsigned)atoi(kv + 5);
@@ -57,10 +74,57 @@ static int parse_pod(const char *s, umockpod_cfg_t *c, unsigned idx)
             c->seed = strtoull(kv + 5, NULL, 10);
         else if (!strncmp(kv, "run_s=", 6))
             c->run_s = atof(kv + 6);
+        else if (!strncmp(kv, "read_speed=", 11))
+            c->read_speed = atof(kv + 11);
+        else if (!strncmp(kv, "id_rate=", 8))
+            c->id_override = 1, c->id_rate_hz = (uint16_t)atoi(kv + 8);
+        else if (!strncmp(kv, "id_acc=", 7))
+            c->id_override = 1, c->id_acc_range_g = (uint16_t)atoi(kv + 7);
+        else if (!strncmp(kv, "id_gyr=", 7))
+            c->id_override = 1, c->id_gyr_range_dps = (uint16_t)atoi(kv + 7);
         else
             return -1;
     }
     return 0;
+}
+
+/* Each pod's counters as one JSON line, to path (written whole, then renamed over it: readers
+ * never see half a file) or stderr. */
+static void write_stats(const char *path, umockpod_t **pods, const umockpod_cfg_t *cfg, unsigned n)
+{
+    char tmp[4096];
+    FILE *out = stderr;
+    if (path) {
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        out = fopen(tmp, "w");
+        if (!out)
+            return;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        umockpod_stats_t s;
+        umockpod_stats(pods[k], &s);
+        fprintf(out,
+                "{\"serial\":\"%s\",\"foot\":\"%c\",\"frames_sent\":%llu,\"live_frames_sent\":%llu,"
+                "\"run_frames_sent\":%llu,\"frames_corrupted\":%llu,\"urbs_in\":%llu,"
+                "\"bytes_in\":%llu,\"plugs\":%u,\"start_stream\":%u,\"stop_stream\":%u,"
+                "\"runs_left\":%u,\"frames_valid\":%llu,\"live_frames_valid\":%llu,"
+                "\"run_frames_valid\":%llu,\"frames_truncated\":%llu,\"frames_duplicated\":%llu,"
+                "\"frames_reordered\":%llu,\"frames_dropped\":%llu,\"hangs\":%u,"
+                "\"cmds_hung\":%u,\"hung\":%d,\"read_runs\":%u,\"erase_runs\":%u}\n",
+                cfg[k].serial, cfg[k].foot, (unsigned long long)s.frames_sent,
+                (unsigned long long)s.live_frames_sent, (unsigned long long)s.run_frames_sent,
+                (unsigned long long)s.frames_corrupted, (unsigned long long)s.urbs_in,
+                (unsigned long long)s.bytes_in, s.plugs, s.cmds[3], s.cmds[4], s.n_runs,
+                (unsigned long long)s.frames_valid, (unsigned long long)s.live_frames_valid,
+                (unsigned long long)s.run_frames_valid, (unsigned long long)s.frames_truncated,
+                (unsigned long long)s.frames_duplicated, (unsigned long long)s.frames_reordered,
+                (unsigned long long)s.frames_dropped, s.hangs, s.cmds_hung, s.hung, s.cmds[6],
+                s.cmds[7]);
+    }
+    if (path) {
+        fclose(out);
+        rename(tmp, path);
+    }
 }
 
 int main(int argc, char **argv)
@@ -69,6 +133,11 @@ int main(int argc, char **argv)
     unsigned n = 0;
     double unplug_at = -1, replug_at = -1;
     int corrupt = -1, run_on_unplug = 0;
+    int drop = -1, truncate = -1, duplicate = -1, swap = -1;
+    unsigned truncate_keep = 20;
+    long hang_after = -1;
+    int hang_reset = 0;
+    double stats_period = 0;
     long stall_unplug = -1;
     const char *stats_path = NULL;
     int i = 1;
@@ -85,6 +154,23 @@ int main(int argc, char **argv)
             replug_at = atof(argv[++i]);
         } else if (!strcmp(argv[i], "--corrupt-frame") && i + 1 < argc) {
             corrupt = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--drop-frame") && i + 1 < argc) {
+            drop = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--truncate-frame") && i + 1 < argc) {
+            char *colon;
+            truncate = (int)strtol(argv[++i], &colon, 10);
+            if (*colon == ':')
+                truncate_keep = (unsigned)atoi(colon + 1);
+        } else if (!strcmp(argv[i], "--duplicate-frame") && i + 1 < argc) {
+            duplicate = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--swap-frames") && i + 1 < argc) {
+            swap = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--hang-after") && i + 1 < argc) {
+            hang_after = atol(argv[++i]);
+        } else if (!strcmp(argv[i], "--stats-period") && i + 1 < argc) {
+            stats_period = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--hang-reset")) {
+            hang_reset = 1;
         } else if (!strcmp(argv[i], "--stall-unplug") && i + 1 < argc) {
             stall_unplug = atol(argv[++i]);
         } else if (!strcmp(argv[i], "--run-on-unplug")) {
@@ -93,7 +179,10 @@ int main(int argc, char **argv)
             stats_path = argv[++i];
         } else {
             fprintf(stderr, "usage: umockpod_run [--pod SERIAL:FOOT[:runs=N][:speed=X]]... "
-                            "[--unplug-at S] [--replug-at S] [--corrupt-frame N] [--run-on-unplug] [--stall-unplug N] [--stats FILE] "
+                            "[--unplug-at S] [--replug-at S] [--corrupt-frame N] [--drop-frame N] "
+                            "[--truncate-frame N[:K]] [--duplicate-frame N] [--swap-frames N] "
+                            "[--hang-after N] [--hang-reset] [--stats-period S] [--run-on-unplug] "
+                            "[--stall-unplug N] [--stats FILE] "
                             "-- COMMAND [ARG...]\n");
             return 2;
         }
@@ -131,9 +220,19 @@ int main(int argc, char **argv)
         pods[k] = umockpod_new(bed, &cfg[k]);
         if (k == 0 && corrupt >= 0)
             umockpod_corrupt_frame(pods[k], (unsigned)corrupt);
+        if (k == 0 && drop >= 0)
+            umockpod_drop_frame(pods[k], (unsigned)drop);
+        if (k == 0 && truncate >= 0)
+            umockpod_truncate_frame(pods[k], (unsigned)truncate, truncate_keep);
+        if (k == 0 && duplicate >= 0)
+            umockpod_duplicate_frame(pods[k], (unsigned)duplicate);
+        if (k == 0 && swap >= 0)
+            umockpod_swap_frames(pods[k], (unsigned)swap);
         umockpod_plug(pods[k]);
         if (k == 0 && stall_unplug > 0)  /* after the plug, which clears it */
             umockpod_stall_after(pods[k], (uint64_t)stall_unplug);
+        if (k == 0 && hang_after >= 0)
+            umockpod_hang_after(pods[k], (uint64_t)hang_after);
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -142,6 +241,7 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGUSR2, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     pid_t pid = fork();
     if (pid < 0) {
         perror("umockpod_run: fork");
@@ -152,12 +252,14 @@ int main(int argc, char **argv)
         signal(SIGINT, SIG_DFL);
         signal(SIGUSR1, SIG_DFL);
         signal(SIGUSR2, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
         execvp(cmd[0], cmd);
         fprintf(stderr, "umockpod_run: %s: %s\n", cmd[0], strerror(errno));
         _exit(127);
     }
     gint64 t0 = g_get_monotonic_time();
     int status = 0, unplugged = 0, replugged = 0;
+    double next_stats = stats_period;
     for (;;) {
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid)
@@ -184,6 +286,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "umockpod_run: %s unplugged (SIGUSR1)%s\n", cfg[0].serial,
                     run >= 0 ? ", a new run stored" : "");
         }
+        if (got_unhang) {
+            got_unhang = 0;
+            umockpod_hang(pods[0], hang_reset ? 2 : 0);
+            fprintf(stderr, "umockpod_run: %s answers again (SIGHUP)%s\n", cfg[0].serial,
+                    hang_reset ? ", its firmware restarted" : "");
+        }
         if (got_replug) {
             got_replug = 0;
             umockpod_plug(pods[0]);
@@ -199,26 +307,15 @@ int main(int argc, char **argv)
             replugged = 1;
             fprintf(stderr, "umockpod_run: %s plugged back at %.2f s\n", cfg[0].serial, el);
         }
+        if (stats_period > 0 && el >= next_stats) {
+            write_stats(stats_path, pods, cfg, n);
+            next_stats = el + stats_period;
+        }
         g_usleep(10000);
     }
-    FILE *out = stats_path ? fopen(stats_path, "w") : stderr;
-    for (unsigned k = 0; k < n; k++) {
-        umockpod_stats_t s;
-        umockpod_stats(pods[k], &s);
-        if (out)
-            fprintf(out,
-                    "{\"serial\":\"%s\",\"foot\":\"%c\",\"frames_sent\":%llu,\"live_frames_sent\":%llu,"
-                    "\"run_frames_sent\":%llu,\"frames_corrupted\":%llu,\"urbs_in\":%llu,"
-                    "\"bytes_in\":%llu,\"plugs\":%u,\"start_stream\":%u,\"stop_stream\":%u,"
-                    "\"runs_left\":%u}\n",
-                    cfg[k].serial, cfg[k].foot, (unsigned long long)s.frames_sent,
-                    (unsigned long long)s.live_frames_sent, (unsigned long long)s.run_frames_sent,
-                    (unsigned long long)s.frames_corrupted, (unsigned long long)s.urbs_in,
-                    (unsigned long long)s.bytes_in, s.plugs, s.cmds[3], s.cmds[4], s.n_runs);
+    write_stats(stats_path, pods, cfg, n);
+    for (unsigned k = 0; k < n; k++)
         umockpod_free(&pods[k]);
-    }
-    if (out && out != stderr)
-        fclose(out);
     umockpod_bed_free(&bed);
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
