@@ -98,6 +98,19 @@ static int is_command(unsigned type)
 }
 
 /* Checks the fields of a message that have a restricted range; returns 0 or PROTO_ERR_RANGE. */
+/* The fields of an IDENTIFY reply's payload (IDENTIFY_LEN bytes), unchecked. */
+static void identify_fields(const uint8_t *p, pod_identify_t *id)
+{
+    memcpy(id->serial, p, POD_SERIAL_LEN);
+    id->foot = p[16];
+    id->fw_major = p[17];
+    id->fw_minor = p[18];
+    id->fw_patch = p[19];
+    id->rate_hz = proto_get_u16le(p + 20);
+    id->acc_range_g = proto_get_u16le(p + 22);
+    id->gyr_range_dps = proto_get_u16le(p + 24);
+}
+
 static int check_identify(const pod_identify_t *id, int strict)
 {
     if (id->foot != POD_FOOT_LEFT && id->foot != POD_FOOT_RIGHT)
@@ -306,14 +319,7 @@ static int decode_payload(unsigned type, const uint8_t *p, size_t plen, pod_msg_
         if (plen != IDENTIFY_LEN)
             return PROTO_ERR_LENGTH;
         pod_identify_t *id = &m->u.identify;
-        memcpy(id->serial, p, POD_SERIAL_LEN);
-        id->foot = p[16];
-        id->fw_major = p[17];
-        id->fw_minor = p[18];
-        id->fw_patch = p[19];
-        id->rate_hz = proto_get_u16le(p + 20);
-        id->acc_range_g = proto_get_u16le(p + 22);
-        id->gyr_range_dps = proto_get_u16le(p + 24);
+        identify_fields(p, id);
         return check_identify(id, 1);
     }
     case POD_REP_CLOCK_SYNC:
@@ -711,14 +717,7 @@ int pod_identify_explain(const uint8_t *payload, size_t len, pod_identify_t *id,
         snprintf(why, cap, "payload of %zu bytes (expected %u)", len, IDENTIFY_LEN);
         return PROTO_ERR_LENGTH;
     }
-    memcpy(id->serial, payload, POD_SERIAL_LEN);
-    id->foot = payload[16];
-    id->fw_major = payload[17];
-    id->fw_minor = payload[18];
-    id->fw_patch = payload[19];
-    id->rate_hz = proto_get_u16le(payload + 20);
-    id->acc_range_g = proto_get_u16le(payload + 22);
-    id->gyr_range_dps = proto_get_u16le(payload + 24);
+    identify_fields(payload, id);
     if (!pod_serial_valid(id->serial, POD_SERIAL_LEN)) {
         snprintf(why, cap, "serial not printable ASCII with a NUL");
         return PROTO_ERR_RANGE;

@@ -32,6 +32,15 @@ def request(ctx, endpoint, payload, timeout_ms=3000):
         s.close()
 
 
+def asker(ctx, ctl):
+    """A function sending one control request to ctl and checking that the reply is ok."""
+    def ask(req):
+        r = request(ctx, ctl, json.dumps(req).encode(), timeout_ms=10000)
+        check(r.get("ok") is True, "%r -> %r" % (req, r))
+        return r
+    return ask
+
+
 def subscriber(ctx, endpoint, prefix=b""):
     """A SUB socket connected to a gaitd feed endpoint, subscribed to prefix, with a receive
     high-water mark large enough that a test reading in bursts loses nothing."""

@@ -24,7 +24,7 @@ import time
 
 import zmq
 
-from gaitdtest import BIN, check, request
+from gaitdtest import BIN, asker, check, request
 
 SUBSCRIBER = r"""
 import json, sys, zmq
@@ -42,14 +42,6 @@ with open(sys.argv[2], "w") as out:
 """
 
 
-
-def asker(ctx, ctl):
-    """A function sending one control request to ctl and checking that the reply is ok."""
-    def ask(req):
-        r = request(ctx, ctl, json.dumps(req).encode(), timeout_ms=10000)
-        check(r.get("ok") is True, "%r -> %r" % (req, r))
-        return r
-    return ask
 
 def wait_for(what, fn, timeout=120, proc=None):
     t0 = time.time()

@@ -30,19 +30,11 @@ import time
 
 import zmq
 
-from gaitdtest import BIN, check, request
+from gaitdtest import BIN, asker, check, request
 
 GAITD = os.path.join(BIN, "gaitd")
 GAITCTL = os.path.join(BIN, "gaitctl")
 FRAME_SAMPLES = 25   # the emulated pods' samples per frame (500 Hz)
-
-
-def asker(ctx, ctl):
-    def ask(req):
-        r = request(ctx, ctl, json.dumps(req).encode(), timeout_ms=10000)
-        check(r.get("ok") is True, "%r -> %r" % (req, r))
-        return r
-    return ask
 
 
 def wait_for(what, fn, proc, timeout=120):
