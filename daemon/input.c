@@ -729,11 +729,29 @@ int input_next_refs(input_t *in, int *foot, const dsp_sample_t **s, unsigned max
          * pointer handed out stays valid; an emptied queue is reset afterwards, as there */
         sample_queue_t *q0 = &in->q[0], *q1 = &in->q[1];
         unsigned n = 0;
-        while (n < max && q0->head < q0->tail && q1->head < q1->tail) {
-            int f = q1->v[q1->head].t < q0->v[q0->head].t;
-            sample_queue_t *q = f ? q1 : q0;
-            foot[n] = f;
-            s[n++] = &q->v[q->head++];
+        if (max && q0->head < q0->tail && q1->head < q1->tail) {
+            /* a merge with the queue positions and the two head times in locals (the stores
+             * through foot and s could alias the queues' fields, which would be reloaded) */
+            const dsp_sample_t *a = q0->v + q0->head, *a_end = q0->v + q0->tail;
+            const dsp_sample_t *b = q1->v + q1->head, *b_end = q1->v + q1->tail;
+            double ta = a->t, tb = b->t;
+            for (;;) {
+                if (tb < ta) { /* the right foot's sample first; ties go to the left foot */
+                    foot[n] = 1;
+                    s[n++] = b++;
+                    if (b == b_end || n == max)
+                        break;
+                    tb = b->t;
+                } else {
+                    foot[n] = 0;
+                    s[n++] = a++;
+                    if (a == a_end || n == max)
+                        break;
+                    ta = a->t;
+                }
+            }
+            q0->head = (size_t)(a - q0->v);
+            q1->head = (size_t)(b - q1->v);
         }
         for (int k = 0; k < 2; k++)
             if (in->q[k].head == in->q[k].tail)

@@ -4,12 +4,16 @@
  * then go to the output queue and the statistics. All buffers and the FFTW plan are made in
  * dsp_pipeline_new; dsp_pipeline_push never allocates. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "dsp.h"
 #include "dsp_events.h"
 #include "dsp_spectrum.h"
 #include "dsp_stats.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define RATE_INTERVALS 32   /* sample intervals averaged for the rate estimate */
 #define DROPOUT_PERIODS 3.5 /* a gap longer than this many sample periods is a dropout */
@@ -38,7 +42,8 @@ typedef struct foot {
     uint64_t n; /* samples pushed */
     double t0, t_last;
     double rate; /* Hz, 0 until estimated */
-    double gap_s; /* DROPOUT_PERIODS / rate once the rate is known (no division per sample) */
+    double gap_s; /* DROPOUT_PERIODS / rate once the rate is known (no division per sample),
+                   * INFINITY before (no dropout test then) */
     /* spectral buffer (decimated gyr_y) */
     float *spec;
     size_t spec_cap;
@@ -84,9 +89,12 @@ struct dsp_pipeline {
     size_t rec_cap, rec_head, rec_n;
     dsp_acc_t acc[3][2]; /* session sums per mode, per foot */
     double t_first, t_last;
-    double off_ring[OFF_RING]; /* clock-offset samples, s (R clock minus L clock) */
-    unsigned off_n, off_head;
-    double off;              /* running median of off_ring once OFF_MIN samples exist, else 0 */
+    /* the last OFF_RING clock-offset samples, s (R clock minus L clock), kept sorted by value
+     * and then by ring slot (the order of a stable sort of the ring), with their ring slots */
+    double off_sorted[OFF_RING];
+    uint8_t off_slot[OFF_RING];
+    unsigned off_n, off_head; /* samples held, ring slot of the oldest */
+    double off;              /* running median of the samples once OFF_MIN exist, else 0 */
     double off_used;         /* the offset applied to times: off while latched, else 0 */
     int off_latched;         /* |off| reached clock_sync_min_s (hysteresis: released below half) */
     dsp_acc_t *cell;         /* DRIFT_CELLS accumulators of the drift bins' cells */
@@ -191,6 +199,7 @@ dsp_pipeline_t *dsp_pipeline_new_with(const dsp_settings_t *s, const dsp_pipelin
     for (int k = 0; k < 2 && !bad; k++) {
         foot_t *f = &p->f[k];
         f->f0 = NAN;
+        f->gap_s = INFINITY;
         f->spec_cap = spec_cap;
         f->spec = calloc(spec_cap, sizeof *f->spec);
         f->amp = calloc(amp_cap(p), sizeof *f->amp);
@@ -265,19 +274,31 @@ static void coef(const dsp_pipeline_t *p, const foot_t *f, size_t n, double hz, 
     double ph = -2.0 * M_PI * hz * t0, dph = -2.0 * M_PI * hz / f->fs_spec;
     double c = cos(ph), s = sin(ph), cd = cos(dph), sd = sin(dph), sr = 0.0, si = 0.0;
     size_t j = f->spec_w >= n ? f->spec_w - n : f->spec_w + f->spec_cap - n; /* oldest of n */
-    for (size_t i = 0; i < n; i++, j = j + 1 == f->spec_cap ? 0 : j + 1) {
-        /* the spectrum's Hann window (in float, as dsp_spectrum computes it): the cached one if
-         * it has length n (whichever pipeline sharing the workspace cached it), else computed */
-        double w = p->ws->sp.win_n == n
-                       ? p->ws->sp.win[i]
-                       : (float)(0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / (double)n));
-        double x = w * f->spec[j];
-        sr += x * c;
-        si += x * s;
-        double c2 = c * cd - s * sd;
-        s = s * cd + c * sd;
-        c = c2;
+    /* the spectrum's Hann window (in float, as dsp_spectrum computes it): the cached one if it
+     * has length n (whichever pipeline sharing the workspace cached it), else computed. The
+     * ring's last n values are at most two contiguous runs; the choice of window is made once. */
+    const float *win = p->ws->sp.win_n == n ? p->ws->sp.win : NULL;
+#define COEF_STEP(W)                                                                               \
+    do {                                                                                           \
+        double x = (W) * f->spec[j];                                                               \
+        sr += x * c;                                                                               \
+        si += x * s;                                                                               \
+        double c2 = c * cd - s * sd;                                                               \
+        s = s * cd + c * sd;                                                                       \
+        c = c2;                                                                                    \
+    } while (0)
+    for (size_t i = 0; i < n; j = 0) {
+        size_t end = i + (f->spec_cap - j < n - i ? f->spec_cap - j : n - i);
+        if (win) {
+            for (; i < end; i++, j++)
+                COEF_STEP((double)win[i]);
+        } else {
+            for (; i < end; i++, j++)
+                COEF_STEP(
+                    (double)(float)(0.5 - 0.5 * cos(2.0 * M_PI * ((double)i + 0.5) / (double)n)));
+        }
     }
+#undef COEF_STEP
     *re = sr;
     *im = si;
 }
@@ -312,7 +333,30 @@ static void cross_spectral(dsp_pipeline_t *p)
     }
     if (L->amp_n == R->amp_n && L->amp_fs == R->amp_fs && L->amp_n > 1) {
         double ab = 0.0, aa = 0.0, bb = 0.0;
-        for (size_t k = 1; k < L->amp_n; k++) {
+        size_t k = 1;
+#ifdef __SSE2__
+        /* two bins per step: (aa, bb) as the lanes of one pair (each lane the same serial sum of
+         * the same double products), ab summed in bin order: the scalar loop's results */
+        __m128d sq = _mm_setzero_pd(), xy = _mm_setzero_pd();
+        for (; k + 1 < L->amp_n; k += 2) {
+            /* 8-byte loads of two floats (the intrinsic's type may alias the float array) */
+            const __m128i *lp = (const __m128i *)(const void *)(L->amp + k);
+            const __m128i *rp = (const __m128i *)(const void *)(R->amp + k);
+            __m128 l2 = _mm_castsi128_ps(_mm_loadl_epi64(lp));
+            __m128 r2 = _mm_castsi128_ps(_mm_loadl_epi64(rp));
+            __m128d l = _mm_cvtps_pd(l2), r = _mm_cvtps_pd(r2); /* bins k, k+1 */
+            __m128d lr0 = _mm_unpacklo_pd(l, r), lr1 = _mm_unpackhi_pd(l, r);
+            sq = _mm_add_pd(sq, _mm_mul_pd(lr0, lr0));
+            sq = _mm_add_pd(sq, _mm_mul_pd(lr1, lr1));
+            __m128d pr = _mm_mul_pd(l, r);
+            xy = _mm_add_sd(xy, pr);
+            xy = _mm_add_sd(xy, _mm_unpackhi_pd(pr, pr));
+        }
+        ab = _mm_cvtsd_f64(xy);
+        aa = _mm_cvtsd_f64(sq);
+        bb = _mm_cvtsd_f64(_mm_unpackhi_pd(sq, sq));
+#endif
+        for (; k < L->amp_n; k++) {
             ab += (double)L->amp[k] * R->amp[k];
             aa += (double)L->amp[k] * L->amp[k];
             bb += (double)R->amp[k] * R->amp[k];
@@ -325,11 +369,11 @@ static void cross_spectral(dsp_pipeline_t *p)
     }
 }
 
-static void spec_push(dsp_pipeline_t *p, foot_t *f, float g)
+/* A decimation block of foot f is full (f->blk_cnt == f->dec): its mean goes to the spectral
+ * buffer, and the spectrum is due once per hop. Once per f->dec samples: kept out of
+ * dsp_pipeline_push's per-sample path (noinline), whose register use it would otherwise set. */
+__attribute__((noinline)) static void spec_block(dsp_pipeline_t *p, foot_t *f)
 {
-    f->blk_sum += g;
-    if (++f->blk_cnt < f->dec)
-        return;
     f->spec[f->spec_w] = (float)(f->blk_sum / f->blk_cnt);
     if (++f->spec_w == f->spec_cap)
         f->spec_w = 0;
@@ -491,22 +535,32 @@ static void offset_sample(dsp_pipeline_t *p, int k, double a, double b)
         return;
     double d = (mid - lo < hi - mid ? lo : hi) - mid;
     d = k == DSP_LEFT ? d : -d; /* R clock minus L clock */
-    p->off_ring[(p->off_head + p->off_n) % OFF_RING] = d;
+    /* the sorted list gains d (ring slot `slot`) and, when full, loses the slot's old value:
+     * the same list a stable sort of the ring gives, without sorting per stride */
+    unsigned slot = (p->off_head + p->off_n) % OFF_RING, held = p->off_n;
+    if (held == OFF_RING) {
+        unsigned i = 0;
+        while (p->off_slot[i] != slot)
+            i++;
+        memmove(p->off_sorted + i, p->off_sorted + i + 1, (held - 1 - i) * sizeof p->off_sorted[0]);
+        memmove(p->off_slot + i, p->off_slot + i + 1, (held - 1 - i) * sizeof p->off_slot[0]);
+        held--;
+    }
+    unsigned j = held;
+    for (; j > 0 &&
+           (p->off_sorted[j - 1] > d || (p->off_sorted[j - 1] == d && p->off_slot[j - 1] > slot));
+         j--) {
+        p->off_sorted[j] = p->off_sorted[j - 1];
+        p->off_slot[j] = p->off_slot[j - 1];
+    }
+    p->off_sorted[j] = d;
+    p->off_slot[j] = (uint8_t)slot;
     if (p->off_n < OFF_RING)
         p->off_n++;
     else
         p->off_head = (p->off_head + 1) % OFF_RING;
     if (p->off_n >= OFF_MIN) {
-        /* sorted copy by insertion (stable, as glibc's qsort here): per stride, a few dozen
-         * values; qsort's calls cost more than the sort */
-        double tmp[OFF_RING];
-        for (unsigned i = 0; i < p->off_n; i++) {
-            double v = p->off_ring[i];
-            unsigned j = i;
-            for (; j > 0 && tmp[j - 1] > v; j--)
-                tmp[j] = tmp[j - 1];
-            tmp[j] = v;
-        }
+        const double *tmp = p->off_sorted;
         p->off =
             p->off_n % 2 ? tmp[p->off_n / 2] : 0.5 * (tmp[p->off_n / 2 - 1] + tmp[p->off_n / 2]);
         double m = fabs(p->off), on = p->s.clock_sync_min_s;
@@ -546,16 +600,96 @@ static void detect(dsp_pipeline_t *p, int k, int flush)
     release(p, 1 - k, 0);
 }
 
-/* All six channels finite: x * 0 is 0 for a finite x and NaN for an infinity or a NaN, so the
- * sum of the six products is 0 exactly when all are finite (no library call, no branch per
- * channel; without -ffast-math the compiler keeps the products). */
+/* All six channels finite: x * 0 is 0 for a finite x and NaN for an infinity or a NaN. With
+ * SSE2: two unaligned 4-float loads (acc[0..2] gyr[0], and acc[2] gyr[0..2]: both inside the
+ * sample, no padding read), times zero, an unordered compare and a mask (a handful of
+ * instructions instead of six products and a sum). Without SSE2: the sum of the six products,
+ * 0 exactly when all are finite (without -ffast-math the compiler keeps the products). */
+#ifdef __SSE2__
+_Static_assert(offsetof(dsp_sample_t, gyr) == offsetof(dsp_sample_t, acc) + 3 * sizeof(float),
+               "acc and gyr adjacent");
 static int channels_finite(const dsp_sample_t *s)
 {
-    /* summed as a tree: three additions deep instead of five (the chain's latency showed in
-     * the per-sample profile); any grouping gives 0 exactly when all six are finite */
+    const float *a = (const float *)((const char *)s + offsetof(dsp_sample_t, acc));
+    __m128 lo = _mm_mul_ps(_mm_loadu_ps(a), _mm_setzero_ps());
+    __m128 hi = _mm_mul_ps(_mm_loadu_ps(a + 2), _mm_setzero_ps());
+    return _mm_movemask_ps(_mm_cmpunord_ps(lo, hi)) == 0;
+}
+#else
+static int channels_finite(const dsp_sample_t *s)
+{
     float z = (s->acc[0] * 0.0f + s->acc[1] * 0.0f) + (s->acc[2] * 0.0f + s->gyr[0] * 0.0f) +
               (s->gyr[1] * 0.0f + s->gyr[2] * 0.0f);
     return z == 0.0f;
+}
+#endif
+
+/* dsp_pipeline_push's due work for foot `foot` (bit 0: a decimation block is full, bit 1: a
+ * detector batch), in this order. Returns 0. */
+__attribute__((noinline)) static int push_due(dsp_pipeline_t *p, int foot, unsigned due)
+{
+    foot_t *f = &p->f[foot];
+    if (due & 1u)
+        spec_block(p, f);
+    if (due & 2u) {
+        f->det_cnt = 0;
+        detect(p, foot, 0);
+    }
+    return 0;
+}
+
+/* The rest of dsp_pipeline_push for a checked sample s of foot f: count and store it, feed the
+ * decimation, and run whatever is due (a tail call, so that the per-sample path keeps no
+ * registers across calls). */
+static inline int push_common(dsp_pipeline_t *p, int foot, foot_t *f, const dsp_sample_t *s)
+{
+    const double t = s->t;
+    f->n++;
+    f->t_last = t;
+    if (!(t <= p->t_last)) /* later, or the first (NAN) */
+        p->t_last = t;
+    dsp_events_store(&f->ev, s);
+    if (!(f->rate > 0.0))
+        return 0;
+    /* decimation for the spectral buffer; the detector examines samples in batches of
+     * DET_BATCH_S (latency stays far below a stride; a per-sample call costs more than the
+     * examination itself) */
+    f->blk_sum += s->gyr[1];
+    unsigned due = ++f->blk_cnt >= f->dec;
+    if (++f->det_cnt >= f->det_every)
+        due |= 2u;
+    return due ? push_due(p, foot, due) : 0;
+}
+
+/* dsp_pipeline_push for the rare cases of foot `foot`'s sample s: the first sample, a dropout
+ * (gap_s is INFINITY until the rate is known), the rate estimate after RATE_INTERVALS
+ * intervals. Out of line, as push_due. */
+__attribute__((noinline)) static int push_rare(dsp_pipeline_t *p, int foot, const dsp_sample_t *s)
+{
+    foot_t *f = &p->f[foot];
+    const double t = s->t;
+    if (f->n == 0) {
+        f->t0 = t;
+        /* a foot's times increase: only its first sample can be the earliest (t_first NAN:
+         * none yet; ties keep the earlier push) */
+        if (!(t >= p->t_first))
+            p->t_first = t;
+    } else if (t - f->t_last > f->gap_s) {
+        dsp_events_reset_chain(&f->ev);
+        f->blk_cnt = 0;
+        f->blk_sum = 0.0;
+    }
+    if (f->n == RATE_INTERVALS) {
+        f->rate = RATE_INTERVALS / (t - f->t0);
+        f->gap_s = DROPOUT_PERIODS / f->rate;
+        f->det_every = (unsigned)(DET_BATCH_S * f->rate);
+        if (f->det_every < 1)
+            f->det_every = 1;
+        f->ev.rate = f->rate;
+        f->dec = f->rate >= SPEC_FS_MIN ? (unsigned)floor(f->rate / SPEC_FS_MIN) : 1u;
+        f->fs_spec = f->rate / f->dec;
+    }
+    return push_common(p, foot, f, s);
 }
 
 int dsp_pipeline_push(dsp_pipeline_t *p, int foot, const dsp_sample_t *s)
@@ -565,42 +699,12 @@ int dsp_pipeline_push(dsp_pipeline_t *p, int foot, const dsp_sample_t *s)
     if (!isfinite(s->t) || !channels_finite(s))
         return -2;
     foot_t *f = &p->f[foot];
-    if (f->n && s->t <= f->t_last)
+    const double t = s->t;
+    if (f->n && t <= f->t_last)
         return -3;
-    if (f->n == 0) {
-        f->t0 = s->t;
-    } else if (f->rate > 0.0 && s->t - f->t_last > f->gap_s) {
-        dsp_events_reset_chain(&f->ev);
-        f->blk_cnt = 0;
-        f->blk_sum = 0.0;
-    }
-    if (f->n == RATE_INTERVALS) {
-        f->rate = RATE_INTERVALS / (s->t - f->t0);
-        f->gap_s = DROPOUT_PERIODS / f->rate;
-        f->det_every = (unsigned)(DET_BATCH_S * f->rate);
-        if (f->det_every < 1)
-            f->det_every = 1;
-        f->ev.rate = f->rate;
-        f->dec = f->rate >= SPEC_FS_MIN ? (unsigned)floor(f->rate / SPEC_FS_MIN) : 1u;
-        f->fs_spec = f->rate / f->dec;
-    }
-    f->n++;
-    f->t_last = s->t;
-    if (isnan(p->t_first) || s->t < p->t_first)
-        p->t_first = s->t;
-    if (isnan(p->t_last) || s->t > p->t_last)
-        p->t_last = s->t;
-    dsp_events_store(&f->ev, s);
-    if (f->rate > 0.0) {
-        spec_push(p, f, s->gyr[1]);
-        /* the detector examines samples in batches of DET_BATCH_S (latency stays far below a
-         * stride; a per-sample call costs more than the examination itself) */
-        if (++f->det_cnt >= f->det_every) {
-            f->det_cnt = 0;
-            detect(p, foot, 0);
-        }
-    }
-    return 0;
+    if (f->n == 0 || f->n == RATE_INTERVALS || t - f->t_last > f->gap_s)
+        return push_rare(p, foot, s);
+    return push_common(p, foot, f, s);
 }
 
 int dsp_pipeline_pop_stride(dsp_pipeline_t *p, dsp_stride_t *out)

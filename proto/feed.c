@@ -131,18 +131,55 @@ json_t *feed_stride(const char *athlete, const dsp_stride_t *s)
 static const uint64_t pow10_u64[10] = {1u,      10u,      100u,      1000u,      10000u,
                                        100000u, 1000000u, 10000000u, 100000000u, 1000000000u};
 
-/* Appends the decimal digits of v (>= 0) at p, at least `width` of them (leading zeros). */
+/* "00" .. "99": two digits per division (the stride lines' figures have up to 10 digits) */
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* Appends the decimal digits of v (>= 0) at p, at least `width` (<= 20) of them (leading zeros):
+ * the length first, then the digits from the end, two per division. */
 static char *put_u64(char *p, uint64_t v, int width)
 {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v || n < width);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
+    static const uint64_t p10[20] = {1u,
+                                     10u,
+                                     100u,
+                                     1000u,
+                                     10000u,
+                                     100000u,
+                                     1000000u,
+                                     10000000u,
+                                     100000000u,
+                                     1000000000u,
+                                     10000000000u,
+                                     100000000000u,
+                                     1000000000000u,
+                                     10000000000000u,
+                                     100000000000000u,
+                                     1000000000000000u,
+                                     10000000000000000u,
+                                     100000000000000000u,
+                                     1000000000000000000u,
+                                     10000000000000000000u};
+    int nd = 1;
+    while (nd < 20 && v >= p10[nd])
+        nd++;
+    char *end = p + (nd > width ? nd : width), *q = end;
+    while (v >= 100u) {
+        unsigned r = (unsigned)(v % 100u);
+        v /= 100u;
+        q -= 2;
+        memcpy(q, digits2 + 2 * r, 2);
+    }
+    if (v >= 10u) {
+        q -= 2;
+        memcpy(q, digits2 + 2 * v, 2);
+    } else {
+        *--q = (char)('0' + v);
+    }
+    while (q > p)
+        *--q = '0';
+    return end;
 }
 
 /* Appends v rounded to dec decimals (1..9) in plain decimal form, trailing zeros dropped but one
