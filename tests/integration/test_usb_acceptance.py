@@ -236,8 +236,11 @@ def interrupted_sync():
         wait_for("the pod unplugged mid-sync", gone, proc=d)
         check(not ask({"cmd": "sessions"})["sessions"], "nothing catalogued before the run is whole")
         d.send_signal(signal.SIGUSR2)
-        syn = wait_for("the resumed run synced", lambda: ask({"cmd": "sessions"})["sessions"],
-                       proc=d)[0]
+        # the row appears 'running' while the run is analysed (a kill then leaves it
+        # 'interrupted'); wait for it to end
+        syn = wait_for("the resumed run synced",
+                       lambda: [x for x in ask({"cmd": "sessions"})["sessions"]
+                                if x["state"] != "running"], proc=d)[0]
         check(syn["state"] == "synced" and abs(syn["duration_s"] - 20) < 0.2,
               "synced session %r" % syn)
         # --usb-keep-runs: the synced run stays on the pod until `gaitctl erase`
