@@ -84,6 +84,8 @@ enum stmt_id {
     ST_COUNT_ATHLETE,
     ST_RUN_SYNCED,
     ST_RUN_IS_SYNCED,
+    ST_MERGED_INTO,
+    ST_ONE_FOOT_SYNCED,
     ST_COUNT_
 };
 
@@ -115,6 +117,19 @@ static const char *const stmt_sql[ST_COUNT_] = {
     [ST_RUN_SYNCED] = "INSERT OR IGNORE INTO runs_synced(pod_serial, run_id, session_id, "
                       "synced_utc) VALUES (?1, ?2, ?3, ?4)",
     [ST_RUN_IS_SYNCED] = "SELECT 1 FROM runs_synced WHERE pod_serial = ?1 AND run_id = ?2",
+    [ST_MERGED_INTO] = "UPDATE sessions SET summary_json = json_set(coalesce(summary_json, '{}'), "
+                       "'$.merged_into', ?2) WHERE id = ?1",
+    /* synced sessions of one run each, not merged into another, overlapping [?2, ?3) (Unix s)
+     * by at least half of the shorter of the two */
+    [ST_ONE_FOOT_SYNCED] =
+        "SELECT id, recording FROM (SELECT id, recording, "
+        "(julianday(started_utc) - 2440587.5) * 86400.0 AS t0, "
+        "(julianday(started_utc) - 2440587.5) * 86400.0 + coalesce(duration_s, 0) AS t1 "
+        "FROM sessions WHERE athlete = ?1 AND state = 'synced' AND recording IS NOT NULL "
+        "AND json_extract(coalesce(summary_json, '{}'), '$.merged_into') IS NULL "
+        "AND (SELECT count(*) FROM runs_synced r WHERE r.session_id = sessions.id) = 1) "
+        "WHERE t1 > t0 AND min(t1, ?3) - max(t0, ?2) >= 0.5 * min(t1 - t0, ?3 - ?2) "
+        "ORDER BY t0 DESC, id DESC",
 };
 
 struct catalog {
@@ -581,8 +596,9 @@ static int run_synced_row(catalog_t *c, const char *serial, uint32_t run_id, int
 /* One transaction: the session's row (and its metrics), and with run_serial the runs_synced row
  * of run_id pointing at it. */
 static int session_update(catalog_t *c, int which, int64_t id, const char *state, int64_t t_unix_us,
-                          const catalog_summary_t *sum, const char *what, const char *run_serial,
-                          uint32_t run_id)
+                          const catalog_summary_t *sum, const char *what,
+                          const char *const *run_serials, const uint32_t *run_ids, unsigned n_runs,
+                          int64_t supersedes)
 {
     char t[32];
     int rc, col = 1;
@@ -605,8 +621,20 @@ static int session_update(catalog_t *c, int which, int64_t id, const char *state
     }
     if (sum && (rc = store_metrics(c, id, sum)))
         goto err;
-    if (run_serial && (rc = run_synced_row(c, run_serial, run_id, id)))
-        goto err;
+    for (unsigned i = 0; i < n_runs; i++)
+        if ((rc = run_synced_row(c, run_serials[i], run_ids[i], id)))
+            goto err;
+    if (supersedes > 0) {
+        sqlite3_stmt *m = stmt(c, ST_MERGED_INTO);
+        if (!m) {
+            rc = CATALOG_ERR_SQL;
+            goto err;
+        }
+        sqlite3_bind_int64(m, 1, supersedes);
+        sqlite3_bind_int64(m, 2, id);
+        if ((rc = step_done(c, m, "mark the session merged")))
+            goto err;
+    }
     if ((rc = commit(c)))
         goto err;
     return CATALOG_OK;
@@ -619,7 +647,7 @@ int catalog_session_progress(catalog_t *c, int64_t id, int64_t now_unix_us,
                              const catalog_summary_t *sum)
 {
     return session_update(c, ST_SESSION_PROGRESS, id, NULL, now_unix_us, sum, "session progress",
-                          NULL, 0);
+                          NULL, NULL, 0, 0);
 }
 
 int catalog_session_end(catalog_t *c, int64_t id, int64_t end_unix_us, const char *state,
@@ -629,17 +657,55 @@ int catalog_session_end(catalog_t *c, int64_t id, int64_t end_unix_us, const cha
                    strcmp(state, CATALOG_SYNCED)))
         return fail(c, CATALOG_ERR_ARG, "session %lld: end state '%s' (expected complete, "
                     "interrupted or synced)", (long long)id, state ? state : "(null)");
-    return session_update(c, ST_SESSION_END, id, state, end_unix_us, sum, "end session", NULL, 0);
+    return session_update(c, ST_SESSION_END, id, state, end_unix_us, sum, "end session", NULL, NULL,
+                          0, 0);
 }
 
 int catalog_session_end_synced(catalog_t *c, int64_t id, int64_t end_unix_us,
                                const catalog_summary_t *sum, const char *serial, uint32_t run_id)
 {
+    return catalog_session_end_synced_runs(c, id, end_unix_us, sum, &serial, &run_id,
+                                           run_id ? 1 : 0, 0);
+}
+
+int catalog_session_end_synced_runs(catalog_t *c, int64_t id, int64_t end_unix_us,
+                                    const catalog_summary_t *sum, const char *const *serials,
+                                    const uint32_t *run_ids, unsigned n_runs,
+                                    int64_t supersedes)
+{
     int rc;
-    if (run_id && (rc = check_name(c, "pod serial", serial)))
-        return rc;
+    for (unsigned i = 0; i < n_runs; i++)
+        if ((rc = check_name(c, "pod serial", serials[i])))
+            return rc;
     return session_update(c, ST_SESSION_END, id, CATALOG_SYNCED, end_unix_us, sum,
-                          "end synced session", run_id ? serial : NULL, run_id);
+                          "end synced session", serials, run_ids, n_runs, supersedes);
+}
+
+int catalog_find_one_foot_synced(catalog_t *c, const char *athlete, int64_t start_unix_us,
+                                 int64_t end_unix_us, catalog_synced_cb cb, void *user)
+{
+    int rc;
+    if ((rc = check_name(c, "athlete", athlete)))
+        return rc;
+    sqlite3_stmt *s = stmt(c, ST_ONE_FOOT_SYNCED);
+    if (!s)
+        return CATALOG_ERR_SQL;
+    bind_text(s, 1, athlete);
+    sqlite3_bind_double(s, 2, (double)start_unix_us * 1e-6);
+    sqlite3_bind_double(s, 3, (double)end_unix_us * 1e-6);
+    rc = CATALOG_OK;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (cb(sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1), user)) {
+            rc = CATALOG_ERR_STOPPED;
+            break;
+        }
+    }
+    if (rc == SQLITE_DONE)
+        rc = CATALOG_OK;
+    else if (rc != CATALOG_ERR_STOPPED)
+        rc = fail_sql(c, "find one-foot synced sessions");
+    sqlite3_reset(s);
+    return rc;
 }
 
 int catalog_mark_interrupted(catalog_t *c)
@@ -864,6 +930,9 @@ json_t *catalog_session_json(const catalog_session_t *r)
     json_t *faults = sum ? json_object_get(sum, "faults") : NULL;
     if (json_is_object(faults))
         json_object_set(o, "faults", faults);
+    json_t *merged = sum ? json_object_get(sum, "merged_into") : NULL;
+    if (json_is_integer(merged)) /* a one-foot session later merged into a two-foot one */
+        json_object_set(o, "merged_into", merged);
     json_decref(sum);
     return o;
 }

@@ -127,6 +127,22 @@ int catalog_session_end(catalog_t *c, int64_t id, int64_t end_unix_us, const cha
  * read and catalogued again). run_id 0: the session only. */
 int catalog_session_end_synced(catalog_t *c, int64_t id, int64_t end_unix_us,
                                const catalog_summary_t *sum, const char *serial, uint32_t run_id);
+/* As catalog_session_end_synced for a session made of several runs (the two feet of one outing
+ * synced from two pods, merged: daemon/USB.md): the session's end and the runs_synced row of
+ * every run (serials[i], run_ids[i]), i < n_runs, pointing at it, in ONE transaction.
+ * supersedes > 0: that earlier one-foot session was merged into session id (its other foot
+ * synced later): its summary_json gets "merged_into": id, in the same transaction. */
+int catalog_session_end_synced_runs(catalog_t *c, int64_t id, int64_t end_unix_us,
+                                    const catalog_summary_t *sum, const char *const *serials,
+                                    const uint32_t *run_ids, unsigned n_runs,
+                                    int64_t supersedes);
+/* Synced sessions of athlete made of one run each (one foot), not merged into another yet, whose
+ * time range (started_utc + duration_s) overlaps [start_unix_us, end_unix_us) by at least half
+ * of the shorter of the two: cb(id, recording, user) per row, newest first; a non-zero return
+ * stops (CATALOG_ERR_STOPPED). */
+typedef int (*catalog_synced_cb)(int64_t id, const char *recording, void *user);
+int catalog_find_one_foot_synced(catalog_t *c, const char *athlete, int64_t start_unix_us,
+                                 int64_t end_unix_us, catalog_synced_cb cb, void *user);
 /* Marks every session still 'running' as 'interrupted' (to be called once at daemon start,
  * before any catalog_session_begin). Returns the number of sessions marked (>= 0) or an error. */
 int catalog_mark_interrupted(catalog_t *c);

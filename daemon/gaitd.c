@@ -50,6 +50,10 @@ typedef struct daemon_src {
     int is_sync;                 /* the analysis of a synced run: */
     char sync_serial[POD_SERIAL_LEN];
     uint32_t sync_run;
+    char sync_serial2[POD_SERIAL_LEN]; /* both feet of one outing merged: the other run */
+    uint32_t sync_run2;
+    char sync_parts[2][1024];    /* merged: the one-pod recordings it was made of */
+    int64_t sync_supersedes;     /* merged with this earlier one-foot session, else 0 */
     char sync_path[1024];
     int64_t cat_id;              /* its session in the catalog, 0 = not yet inserted */
     int cat_done;                /* ended in the catalog (or failed: not retried) */
@@ -162,10 +166,13 @@ static void sync_finished(daemon_t *d, daemon_src_t *ds, int ok)
 {
     if (!ds->is_sync || ds->sync_run == 0)
         return;
-    uint32_t run = ds->sync_run;
-    ds->sync_run = 0;            /* once */
-    if (d->hub)
+    uint32_t run = ds->sync_run, run2 = ds->sync_run2;
+    ds->sync_run = ds->sync_run2 = 0; /* once */
+    if (d->hub) {
         usb_hub_run_done(d->hub, ds->sync_serial, run, ok);
+        if (run2)
+            usb_hub_run_done(d->hub, ds->sync_serial2, run2, ok);
+    }
 }
 
 /* Catalog time of a session's data time t (s): its start plus the data seen so far. */
@@ -255,6 +262,12 @@ static void catalog_follow(daemon_t *d, daemon_src_t *ds, int64_t now)
         json_object_set_new(msg, "recording", json_string(session_recording(s)));
     if (msg && ds->is_sync)
         json_object_set_new(msg, "recording", json_string(ds->sync_path));
+    if (msg && ds->is_sync && ds->sync_parts[0][0]) { /* both feet merged: the raw copies */
+        json_object_set_new(msg, "parts", json_pack("[s, s]", ds->sync_parts[0],
+                                                    ds->sync_parts[1]));
+        if (ds->sync_supersedes)
+            json_object_set_new(msg, "supersedes", json_integer(ds->sync_supersedes));
+    }
     json_t *focus = msg ? json_object_get(msg, "focus") : NULL;
     char *sj = msg ? json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     char *fj = focus ? json_dumps(focus, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(10))
@@ -262,10 +275,13 @@ static void catalog_follow(daemon_t *d, daemon_src_t *ds, int64_t now)
     cs.summary_json = sj;
     cs.focus_json = fj;
     int64_t t = session_time_us(s, ds->cat_start_us, session_data_time(s));
-    /* a synced run: the session's end and its runs_synced row in one transaction */
+    /* a synced run: the session's end and its runs_synced row(s) in one transaction */
+    const char *serials[2] = {ds->sync_serial, ds->sync_serial2};
+    uint32_t runs[2] = {ds->sync_run, ds->sync_run2};
     int rc = finished && ds->is_sync
-                 ? catalog_session_end_synced(d->cat, ds->cat_id, t, &cs, ds->sync_serial,
-                                              ds->sync_run)
+                 ? catalog_session_end_synced_runs(d->cat, ds->cat_id, t, &cs, serials, runs,
+                                                   !ds->sync_run ? 0 : ds->sync_run2 ? 2 : 1,
+                                                   ds->sync_supersedes)
              : finished ? catalog_session_end(d->cat, ds->cat_id, t, CATALOG_COMPLETE, &cs)
                         : catalog_session_progress(d->cat, ds->cat_id, t, &cs);
     if (rc != 0)
@@ -276,7 +292,9 @@ static void catalog_follow(daemon_t *d, daemon_src_t *ds, int64_t now)
     if (finished && ds->is_sync && rc == 0) {   /* (a failure: catalog_failed) */
         /* entered with its summary and focus: now mark the run synced, and only then erase */
         int ok = 1;
-        if (catalog_run_synced(d->cat, ds->sync_serial, ds->sync_run, ds->cat_id) != 0) {
+        if (catalog_run_synced(d->cat, ds->sync_serial, ds->sync_run, ds->cat_id) != 0 ||
+            (ds->sync_run2 &&
+             catalog_run_synced(d->cat, ds->sync_serial2, ds->sync_run2, ds->cat_id) != 0)) {
             log_error(&d->log, "%s", catalog_errmsg(d->cat));
             ok = 0;
         }
@@ -425,6 +443,14 @@ static void hub_add_source(void *ud, const source_t *src, const usb_hub_run_t *r
         snprintf(ds->sync_serial, sizeof ds->sync_serial, "%s", run->serial);
         ds->sync_run = run->run_id;
         snprintf(ds->sync_path, sizeof ds->sync_path, "%s", run->path);
+        if (run->run_id2) {
+            snprintf(ds->sync_serial2, sizeof ds->sync_serial2, "%s", run->serial2);
+            ds->sync_run2 = run->run_id2;
+        }
+        for (int i = 0; run->parts[0] && i < 2; i++)
+            snprintf(ds->sync_parts[i], sizeof ds->sync_parts[i], "%s",
+                     run->parts[i] ? run->parts[i] : "");
+        ds->sync_supersedes = run->supersedes;
     }
     if (d->stopping) {
         ds->src.ops->stop(ds->src.impl);
@@ -443,6 +469,18 @@ static int hub_run_synced(void *ud, const char *serial, uint32_t run_id)
     if (r < 0)
         log_warn(&d->log, "%s", catalog_errmsg(d->cat));
     return r == 1;
+}
+
+static int hub_find_synced(void *ud, const char *athlete, int64_t start_us, int64_t end_us,
+                           int (*cb)(int64_t id, const char *recording, void *user), void *user)
+{
+    daemon_t *d = ud;
+    if (!d->cat)
+        return 0;
+    int r = catalog_find_one_foot_synced(d->cat, athlete, start_us, end_us, cb, user);
+    if (r < 0 && r != CATALOG_ERR_STOPPED)
+        log_warn(&d->log, "%s", catalog_errmsg(d->cat));
+    return r == CATALOG_ERR_STOPPED;
 }
 
 static int64_t unix_now_us(void)
@@ -881,6 +919,7 @@ static int make_sources(daemon_t *d)
             .ud = d,
             .add_source = hub_add_source,
             .run_synced = hub_run_synced,
+            .find_synced = hub_find_synced,
             .pod_seen = hub_pod_seen,
             .session_started = hub_session_started,
         };

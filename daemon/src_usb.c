@@ -8,6 +8,7 @@
 #include "alloc.h"
 #include "pod.h"
 #include "src_replay.h"
+#include "input.h"
 #include "usb_sync.h"
 
 #define NAME_CAP 64
@@ -28,7 +29,8 @@ typedef struct hub_pod {
     pod_identify_t id; /* as last identified */
     live_t *live;      /* the live session it feeds, NULL if none */
     int syncing;       /* stream held while its runs are synced */
-    unsigned pending;  /* runs recorded, waiting for the daemon's catalog */
+    unsigned pending;  /* runs recorded, waiting for the daemon's catalog (or held) */
+    int sync_listed;   /* its runs were listed in the current sync */
     unsigned erasing;  /* erase commands in flight */
     pod_runs_t runs;   /* stored runs as last listed */
     int listed;
@@ -70,6 +72,19 @@ struct live {
     uint8_t wire[POD_MAX_FRAME];
 };
 
+/* A synced run's recording held back while the athlete's other pod is still being read, so that
+ * the two feet of one outing become one session (daemon/USB.md, "Both feet of one outing"). */
+typedef struct held {
+    hub_pod_t *hp;               /* NULL: an earlier one-foot session's recording (catalog) */
+    int64_t session_id;          /* that session */
+    uint32_t run_id;
+    char path[1024];
+    int64_t start_us, end_us;    /* the run's time range (Unix us) */
+    char athlete[NAME_CAP];
+    char foot;
+    faults_t faults;             /* what happened while it was read */
+} held_t;
+
 struct usb_hub {
     usb_hub_cfg_t cfg;
     char default_athlete[NAME_CAP];
@@ -86,6 +101,8 @@ struct usb_hub {
     size_t n_lives;
     char (*stopped)[NAME_CAP]; /* athletes stopped by usb_hub_stop: no automatic restart */
     size_t n_stopped;
+    held_t *held;              /* recordings waiting for the other foot's run */
+    size_t n_held;
 };
 
 static int64_t now_rt_us(void)
@@ -521,6 +538,7 @@ static void begin_sync(usb_hub_t *h, hub_pod_t *hp)
     faults_total(hp, &hp->sync_start);
     hp->sync_base = hp->sync_start;
     hp->syncing = 1;
+    hp->sync_listed = 0;
     if (usb_pod_state(hp->pod) == USB_POD_STREAMING)
         usb_pod_stop_stream(hp->pod); /* the runs are listed after its ack */
     log_info(h->env.lg, "%s: syncing stored runs", hp->serial);
@@ -561,37 +579,225 @@ static int sync_skip(void *ud, const char *serial, uint32_t run_id)
     return h->hooks.run_synced ? h->hooks.run_synced(h->hooks.ud, serial, run_id) : 0;
 }
 
-static void sync_recorded(void *ud, usb_pod_t *p, uint32_t run_id, const char *path)
+/* The held run (or the merge of two) could not be handed out: kept on the pod, never erased. */
+static void sync_give_up(usb_hub_t *h, hub_pod_t *hp)
 {
-    usb_hub_t *h = ud;
-    hub_pod_t *hp = pod_get(h, usb_pod_info(p)->id.serial);
+    if (hp->pending)
+        hp->pending--;
+    check_sync_done(h, hp);
+}
+
+/* Hands one run's recording to the daemon for analysis as a one-pod session. */
+static void analyse_one(usb_hub_t *h, const held_t *e)
+{
+    hub_pod_t *hp = e->hp;
+    source_t src;
+    char err[512];
     source_env_t env = h->env;
     env.record_dir = NULL; /* the recording is the synced file itself */
     env.speed = 0;
     env.duration_s = 0;
-    source_t src;
-    char err[512];
-    if (src_replay_new(&src, path, &env, err, sizeof err) != 0) {
-        log_error(h->env.lg, "%s: run %u: %s", hp->serial, run_id, err);
-        return; /* kept on the pod (not catalogued, not erased) */
+    if (src_replay_new(&src, e->path, &env, err, sizeof err) != 0) {
+        log_error(h->env.lg, "%s: run %u: %s", hp->serial, e->run_id, err);
+        sync_give_up(h, hp);
+        return;
     }
     session_t *ss = src.ops->session(src.impl);
     if (ss) { /* what happened while this run was read: in its summary and catalog row */
-        faults_t t, f;
-        faults_total(hp, &t);
-        f = t;
-        faults_add(&f, &hp->sync_base, -1);
-        hp->sync_base = t;
         const char *ser = hp->serial;
-        session_set_faults(ss, faults_report(&ser, &f, 1));
+        session_set_faults(ss, faults_report(&ser, &e->faults, 1));
     }
-    hp->pending++;
     usb_hub_run_t run;
     memset(&run, 0, sizeof run);
     snprintf(run.serial, sizeof run.serial, "%s", hp->serial);
-    run.run_id = run_id;
-    run.path = path;
+    run.run_id = e->run_id;
+    run.path = e->path;
     h->hooks.add_source(h->hooks.ud, &src, &run);
+}
+
+/* The left and right runs of one outing: one recording of both feet, one session. */
+static void analyse_merged(usb_hub_t *h, const held_t *a, const held_t *b)
+{
+    const held_t *e[2] = {a->foot == 'L' ? a : b, a->foot == 'L' ? b : a};
+    const held_t *old = !a->hp ? a : !b->hp ? b : NULL; /* the earlier session's side, if any */
+    const char *parts[2] = {e[0]->path, e[1]->path};
+    char path[1024], err[1024], what[2][96];
+    for (int i = 0; i < 2; i++) {
+        if (e[i]->hp)
+            snprintf(what[i], sizeof what[i], "run %s/%u", e[i]->hp->serial, e[i]->run_id);
+        else
+            snprintf(what[i], sizeof what[i], "session %lld", (long long)e[i]->session_id);
+    }
+    if (usb_sync_merge(h->sync_dir, parts, h->env.lg, path, sizeof path, err, sizeof err) != 0) {
+        log_error(h->env.lg, "%s: cannot merge %s and %s: %s: analysed alone", e[0]->athlete,
+                  what[0], what[1], err);
+        for (int i = 0; i < 2; i++)
+            if (e[i]->hp)
+                analyse_one(h, e[i]);
+        return;
+    }
+    log_info(h->env.lg, "%s: %s and %s are one outing: both feet in %s%s", e[0]->athlete,
+             what[0], what[1], path, old ? " (the earlier one-foot session is superseded)" : "");
+    source_t src;
+    source_env_t env = h->env;
+    env.record_dir = NULL;
+    env.speed = 0;
+    env.duration_s = 0;
+    if (src_replay_new(&src, path, &env, err, sizeof err) != 0) {
+        log_error(h->env.lg, "%s: %s", e[0]->athlete, err);
+        for (int i = 0; i < 2; i++)
+            if (e[i]->hp)
+                sync_give_up(h, e[i]->hp);
+        return;
+    }
+    session_t *ss = src.ops->session(src.impl);
+    const char *ser[2];
+    faults_t f[2];
+    unsigned nf = 0;
+    for (int i = 0; i < 2; i++) {
+        if (e[i]->hp) {
+            ser[nf] = e[i]->hp->serial;
+            f[nf++] = e[i]->faults;
+        }
+    }
+    if (ss)
+        session_set_faults(ss, faults_report(ser, f, nf));
+    usb_hub_run_t run;
+    memset(&run, 0, sizeof run);
+    const held_t *n0 = e[0]->hp ? e[0] : e[1], *n1 = e[0]->hp && e[1]->hp ? e[1] : NULL;
+    snprintf(run.serial, sizeof run.serial, "%s", n0->hp->serial);
+    run.run_id = n0->run_id;
+    run.path = path;
+    if (n1) {
+        snprintf(run.serial2, sizeof run.serial2, "%s", n1->hp->serial);
+        run.run_id2 = n1->run_id;
+    }
+    run.supersedes = old ? old->session_id : 0;
+    run.parts[0] = parts[0];
+    run.parts[1] = parts[1];
+    h->hooks.add_source(h->hooks.ud, &src, &run);
+}
+
+/* 1 while the athlete's pod of the other foot than `foot` is syncing and may still record a run
+ * (its runs not listed yet, or being read or waiting to be read). A pod unplugged mid-read is
+ * not waited for (its run is finished at its next plug-in, when it may still be merged). */
+static int partner_busy(const usb_hub_t *h, const char *athlete, char foot)
+{
+    for (size_t i = 0; i < h->n_pods; i++) {
+        const hub_pod_t *q = h->pods[i];
+        char qf;
+        const char *qa = athlete_of(h, q, &qf);
+        if (!qa || strcmp(qa, athlete) || qf == foot)
+            continue;
+        if (q->syncing && q->pod && (!q->sync_listed || !usb_sync_pod_idle(h->sync, q->serial)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Overlap rule: the two runs overlap by at least half of the shorter one. */
+static int same_outing(const held_t *a, const held_t *b)
+{
+    int64_t lo = a->start_us > b->start_us ? a->start_us : b->start_us;
+    int64_t hi = a->end_us < b->end_us ? a->end_us : b->end_us;
+    int64_t la = a->end_us - a->start_us, lb = b->end_us - b->start_us;
+    int64_t shorter = la < lb ? la : lb;
+    return shorter > 0 && hi > lo && 2 * (hi - lo) >= shorter;
+}
+
+/* Held runs whose partner pod has nothing more to record are analysed alone. */
+static void release_held(usb_hub_t *h)
+{
+    for (size_t i = 0; i < h->n_held;) {
+        if (partner_busy(h, h->held[i].athlete, h->held[i].foot)) {
+            i++;
+            continue;
+        }
+        held_t e = h->held[i];
+        h->held[i] = h->held[--h->n_held];
+        log_info(h->env.lg, "%s: run %u: no run of the other foot to merge: one-foot session",
+                 e.hp->serial, e.run_id);
+        analyse_one(h, &e);
+        i = 0;
+    }
+}
+
+/* An earlier one-foot session of the other foot (catalog), its recording still there. */
+typedef struct earlier {
+    const hub_pod_t *hp;
+    char foot;                   /* the foot wanted */
+    held_t *out;
+} earlier_t;
+
+static int earlier_cb(int64_t id, const char *recording, void *user)
+{
+    earlier_t *w = user;
+    char err[256];
+    input_t *in = recording ? input_open(recording, 0, err, sizeof err) : NULL;
+    if (!in)
+        return 0;
+    const rec_header_t *rh = input_format(in) == INPUT_RECORDING ? input_header(in) : NULL;
+    int ok = rh && rh->n_pods == 1 && rh->pods[0].foot == (uint8_t)w->foot &&
+             strcmp(rh->pods[0].serial, w->hp->serial) != 0;
+    input_free(&in);
+    if (!ok)
+        return 0;
+    w->out->session_id = id;
+    snprintf(w->out->path, sizeof w->out->path, "%s", recording);
+    w->out->foot = w->foot;
+    return 1;
+}
+
+static void sync_recorded(void *ud, usb_pod_t *p, uint32_t run_id, const char *path,
+                          int64_t start_us, int64_t end_us)
+{
+    usb_hub_t *h = ud;
+    hub_pod_t *hp = pod_get(h, usb_pod_info(p)->id.serial);
+    held_t me;
+    memset(&me, 0, sizeof me);
+    me.hp = hp;
+    me.run_id = run_id;
+    snprintf(me.path, sizeof me.path, "%s", path);
+    me.start_us = start_us;
+    me.end_us = end_us;
+    faults_t t;
+    faults_total(hp, &t);
+    me.faults = t;
+    faults_add(&me.faults, &hp->sync_base, -1);
+    hp->sync_base = t;
+    hp->pending++;
+    const char *ath = athlete_of(h, hp, &me.foot);
+    if (ath && (me.foot == 'L' || me.foot == 'R')) {
+        snprintf(me.athlete, sizeof me.athlete, "%s", ath);
+        for (size_t i = 0; i < h->n_held; i++) {
+            held_t *o = &h->held[i];
+            if (o->hp != hp && !strcmp(o->athlete, me.athlete) && o->foot != me.foot &&
+                same_outing(o, &me)) {
+                held_t other = *o;
+                h->held[i] = h->held[--h->n_held];
+                analyse_merged(h, &other, &me);
+                return;
+            }
+        }
+        if (partner_busy(h, me.athlete, me.foot)) {
+            h->held = xrealloc(h->held, (h->n_held + 1) * sizeof *h->held);
+            h->held[h->n_held++] = me;
+            log_info(h->env.lg, "%s: run %u held until the other foot's pod of %s is synced",
+                     hp->serial, run_id, me.athlete);
+            return;
+        }
+        /* the other foot synced earlier, alone: merge with it, superseding that session */
+        held_t old;
+        memset(&old, 0, sizeof old);
+        snprintf(old.athlete, sizeof old.athlete, "%s", me.athlete);
+        earlier_t w = {hp, me.foot == 'L' ? 'R' : 'L', &old};
+        if (h->hooks.find_synced &&
+            h->hooks.find_synced(h->hooks.ud, me.athlete, start_us, end_us, earlier_cb, &w) == 1) {
+            analyse_merged(h, &old, &me);
+            return;
+        }
+    }
+    analyse_one(h, &me);
 }
 
 void usb_hub_run_done(usb_hub_t *h, const char *serial, uint32_t run_id, int ok)
@@ -768,8 +974,10 @@ static void on_runs(void *ud, usb_pod_t *p, const pod_runs_t *runs)
             }
             rest.runs[rest.n++] = runs->runs[i];
         }
+        hp->sync_listed = 1;
         usb_sync_on_runs(h->sync, p, &rest);
         check_sync_done(h, hp);
+        release_held(h);
     }
 }
 
@@ -782,6 +990,7 @@ static void on_run_done(void *ud, usb_pod_t *p, uint32_t run_id, int status)
     hub_pod_t *hp = pod_find(h, usb_pod_info(p)->id.serial);
     if (hp)
         check_sync_done(h, hp);
+    release_held(h);
 }
 
 static void on_erased(void *ud, usb_pod_t *p, uint32_t run_id, int status)
@@ -839,6 +1048,8 @@ static void on_removed(void *ud, usb_pod_t *p)
         log_info(h->env.lg, "pod %s closed", hp->serial);
     if (hp->syncing && !hp->pending && usb_sync_pod_idle(h->sync, hp->serial))
         hp->syncing = 0; /* nothing in progress: a fresh sync at the next plug-in */
+    if (h->sync)
+        release_held(h); /* its partner's held runs are not waiting for a pod that left */
 }
 
 static void on_stalled(void *ud, usb_pod_t *p, const char *why)
@@ -933,6 +1144,7 @@ void usb_hub_free(usb_hub_t **hp_)
         live_finish(h->lives[i]);
     usb_host_free(&h->host); /* stops the streams, closes the pods */
     usb_sync_free(&h->sync);
+    xfree(h->held); /* held runs stay on their pods (not catalogued, not erased) */
     for (size_t i = 0; i < h->n_lives; i++)
         h->lives[i]->hub = NULL;
     for (size_t i = 0; i < h->n_pods; i++)

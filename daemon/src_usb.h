@@ -12,9 +12,14 @@
  *     paused, its stored runs are listed, and every run not yet synced (hooks.run_synced) is
  *     downloaded, verified and written to a recording (usb_sync.h) named after the athlete; each
  *     recording is then handed to the daemon as a replay source (hooks.add_source with the run) to
- *     be analysed through the same session path as any replay. Once the daemon has catalogued it,
- *     it calls usb_hub_run_done, and only then (erase on) is the run erased on the pod. When the
- *     pod has nothing left to sync, its live stream resumes.
+ *     be analysed through the same session path as any replay. The left and right runs of one
+ *     outing (same athlete, overlapping by at least half of the shorter run) are merged into one
+ *     recording of both feet and handed out as ONE source (run_id2 set): a run is held while the
+ *     athlete's other pod is still syncing; a run whose other foot was synced earlier alone is
+ *     merged with that session's recording (hooks.find_synced; run.supersedes). daemon/USB.md.
+ *     Once the daemon has catalogued it, it calls usb_hub_run_done (for each run of the source),
+ *     and only then (erase on) is the run erased on the pod. When the pod has nothing left to
+ *     sync, its live stream resumes.
  * Unpaired pods join default_athlete (e.g. "usb1") while that athlete has no pod of that foot;
  * with no default athlete, or when the foot is taken, they are listed as "unpaired" and neither
  * streamed nor analysed until assigned.
@@ -45,11 +50,17 @@ enum usb_hub_err {
     USB_HUB_ERR_STATE = -4,     /* not possible now (e.g. sync disabled: no data directory) */
 };
 
-/* A synced run handed to the daemon for analysis. */
+/* A synced run handed to the daemon for analysis, or the two runs (left, right) of one outing
+ * merged into one recording of both feet (run_id2 != 0). */
 typedef struct usb_hub_run {
     char serial[POD_SERIAL_LEN];
     uint32_t run_id;
     const char *path; /* its recording (valid during the hook) */
+    char serial2[POD_SERIAL_LEN]; /* merged: the right foot's pod and run, else "" and 0 */
+    uint32_t run_id2;
+    const char *parts[2];         /* merged: the two one-pod recordings (valid during the hook) */
+    int64_t supersedes;           /* merged with an earlier one-foot session (catalog id; its
+                                     run is synced already), else 0 */
 } usb_hub_run_t;
 
 typedef struct usb_hub_hooks {
@@ -64,6 +75,11 @@ typedef struct usb_hub_hooks {
     void (*session_started)(void *ud, const source_t *src);
     /* A pod was identified (catalog: last seen). May be NULL. */
     void (*pod_seen)(void *ud, const char *serial);
+    /* Earlier one-foot synced sessions of athlete overlapping [start_us, end_us) (catalog):
+     * cb(id, recording, user) per session, newest first, until cb returns non-zero. Returns 1
+     * if cb stopped it, else 0. May be NULL. */
+    int (*find_synced)(void *ud, const char *athlete, int64_t start_us, int64_t end_us,
+                       int (*cb)(int64_t id, const char *recording, void *user), void *user);
 } usb_hub_hooks_t;
 
 typedef struct usb_hub_cfg {

@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include "alloc.h"
 #include "loop.h"
+#include "pod.h"
+#include "rec.h"
 #include "recorder.h"
 
 #define PATH_CAP 1024
@@ -25,6 +27,7 @@ typedef struct job {
     char path[PATH_CAP];
     char final[PATH_CAP];        /* the current recording's name once complete */
     char cur[PATH_CAP + 32];     /* its name while it is written (final + ".partial") */
+    int64_t end_us;              /* the current run's end (start + n_frames frame durations) */
     uint32_t done[64];           /* runs already handled in this process */
     unsigned n_done;
 } job_t;
@@ -188,39 +191,62 @@ void usb_sync_on_runs(usb_sync_t *s, usb_pod_t *p, const pod_runs_t *runs)
 
 /* The recording is written as "<final>.partial" (or ".partial.N" when a copy left by a gaitd
  * killed mid-read has that name) and renamed to its final name only once complete, verified and
- * synced, so a copy that never completed never passes for a complete one. */
-static void hide_partial(usb_sync_t *s, job_t *j)
+ * synced, so a copy that never completed never passes for a complete one. final[PATH_CAP],
+ * cur[PATH_CAP + 32]. */
+static void hide_partial_path(const log_t *lg, const recorder_t *rec, char *final, char *cur)
 {
-    snprintf(j->final, sizeof j->final, "%s", recorder_path(j->rec));
+    snprintf(final, PATH_CAP, "%s", recorder_path(rec));
     for (int n = 0; n < 1000; n++) {
         if (n == 0)
-            snprintf(j->cur, sizeof j->cur, "%s.partial", j->final);
+            snprintf(cur, PATH_CAP + 32, "%s.partial", final);
         else
-            snprintf(j->cur, sizeof j->cur, "%s.partial.%d", j->final, n);
-        if (renameat2(AT_FDCWD, j->final, AT_FDCWD, j->cur, RENAME_NOREPLACE) == 0)
+            snprintf(cur, PATH_CAP + 32, "%s.partial.%d", final, n);
+        if (renameat2(AT_FDCWD, final, AT_FDCWD, cur, RENAME_NOREPLACE) == 0)
             return;
         if (errno != EEXIST)
             break;
     }
-    log_warn(s->lg, "%s: cannot rename it while it is written: %s", j->final, strerror(errno));
-    snprintf(j->cur, sizeof j->cur, "%s", j->final);
+    log_warn(lg, "%s: cannot rename it while it is written: %s", final, strerror(errno));
+    snprintf(cur, PATH_CAP + 32, "%s", final);
 }
 
-/* The complete copy gets its final name (never replacing a file). Returns 0 or -1. */
-static int unhide(usb_sync_t *s, job_t *j)
+static void hide_partial(usb_sync_t *s, job_t *j)
 {
-    if (!strcmp(j->cur, j->final))
+    hide_partial_path(s->lg, j->rec, j->final, j->cur);
+}
+
+/* The complete copy gets its final name (never replacing a file). The name, free when the copy
+ * was begun, may have been taken since (e.g. the other foot's pod of the same outing: same
+ * athlete, same start): then the copy becomes "<name>-N.gaitrec" (N = 1, 2, ...) and
+ * final[PATH_CAP] is updated. Returns 0 or -1. */
+static int unhide_path(const log_t *lg, const char *dir, char *final, const char *cur)
+{
+    if (!strcmp(cur, final))
         return 0;
-    if (renameat2(AT_FDCWD, j->cur, AT_FDCWD, j->final, RENAME_NOREPLACE) != 0) {
-        log_error(s->lg, "%s: cannot rename to %s: %s", j->cur, j->final, strerror(errno));
-        return -1;
+    char base[PATH_CAP];
+    snprintf(base, sizeof base, "%s", final);
+    size_t bl = strlen(base);
+    if (bl > 8 && !strcmp(base + bl - 8, ".gaitrec"))
+        base[bl - 8] = 0;
+    int n = 0;
+    while (renameat2(AT_FDCWD, cur, AT_FDCWD, final, RENAME_NOREPLACE) != 0) {
+        if (errno != EEXIST || ++n >= 1000) {
+            log_error(lg, "%s: cannot rename to %s: %s", cur, final, strerror(errno));
+            return -1;
+        }
+        snprintf(final, PATH_CAP, "%s-%d.gaitrec", base, n);
     }
-    int dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) { /* the new name is durable before the run is catalogued and erased */
         fsync(dfd);
         close(dfd);
     }
     return 0;
+}
+
+static int unhide(usb_sync_t *s, job_t *j)
+{
+    return unhide_path(s->lg, s->dir, j->final, j->cur);
 }
 
 static void open_recording(usb_sync_t *s, job_t *j, usb_pod_t *p, const pod_samples_t *f)
@@ -250,6 +276,8 @@ static void open_recording(usb_sync_t *s, job_t *j, usb_pod_t *p, const pod_samp
     int64_t first_dev = (int64_t)f->t_dev_us -
                         (int64_t)((double)f->seq * f->n * 1e6 / (f->rate_hz ? f->rate_hz : 1));
     rp->clock_offset_us = (int64_t)r->start_unix_us - first_dev;
+    j->end_us = (int64_t)r->start_unix_us +
+                (int64_t)((double)r->n_frames * f->n * 1e6 / (f->rate_hz ? f->rate_hz : 1));
     char err[256];
     j->rec = recorder_open(s->dir, &h, s->lg, err, sizeof err);
     if (!j->rec) {
@@ -299,12 +327,14 @@ void usb_sync_on_run_done(usb_sync_t *s, usb_pod_t *p, uint32_t run_id, int stat
     } else if (status == USB_POD_OK && !j->failed && j->rec) {
         snprintf(j->path, sizeof j->path, "%s", j->final);
         if (recorder_close(&j->rec) == 0 && unhide(s, j) == 0) {
+            snprintf(j->path, sizeof j->path, "%s", j->final); /* its name may have changed */
             /* Complete, CRC-verified and on disk (fdatasync'ed): now, and only now, erase. */
             s->st.runs_recorded++;
             snprintf(s->last_path, sizeof s->last_path, "%s", j->path);
             log_info(s->lg, "%s: run %u copied to %s", j->serial, run_id, j->path);
             if (s->cfg.recorded) {
-                s->cfg.recorded(s->cfg.ud, p, run_id, j->path);
+                s->cfg.recorded(s->cfg.ud, p, run_id, j->path,
+                                (int64_t)j->queue[j->qi - 1].start_unix_us, j->end_us);
             } else if (s->cfg.erase) {
                 int rc = usb_pod_erase_run(p, run_id);
                 if (rc)
@@ -340,4 +370,133 @@ void usb_sync_on_removed(usb_sync_t *s, usb_pod_t *p)
     if (j->reading)
         log_info(s->lg, "%s: unplugged during run %u: the copy resumes when it is back", j->serial,
                  j->queue[j->qi].run_id);
+}
+
+/* ---- two one-pod recordings -> one recording of both feet ---- */
+
+typedef struct merge_rec {
+    double t_us;                 /* host time of the frame's first sample */
+    const uint8_t *frame;
+    size_t len;
+} merge_rec_t;
+
+typedef struct merge_part {
+    uint8_t *data;
+    size_t len;
+    rec_header_t h;
+    merge_rec_t *recs;
+    size_t n;
+} merge_part_t;
+
+static int merge_load(const char *path, merge_part_t *mp, char *err, size_t errcap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errcap, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16;
+    mp->data = xmalloc(cap);
+    size_t got;
+    while ((got = fread(mp->data + mp->len, 1, cap - mp->len, f)) > 0) {
+        mp->len += got;
+        if (mp->len == cap)
+            mp->data = xrealloc(mp->data, cap *= 2);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        snprintf(err, errcap, "%s: read error", path);
+        return -1;
+    }
+    rec_reader_t r;
+    if (rec_reader_open(&r, mp->data, mp->len, &mp->h) != 0 || mp->h.n_pods != 1) {
+        snprintf(err, errcap, "%s: byte %zu: %s", path, r.error_offset,
+                 r.error ? r.error_msg : "not a one-pod recording");
+        return -1;
+    }
+    size_t rcap = 1024;
+    mp->recs = xmalloc(rcap * sizeof *mp->recs);
+    double last = -1e300;
+    for (;;) {
+        uint8_t pi;
+        const uint8_t *fr;
+        size_t fl;
+        int rc = rec_reader_next(&r, &pi, &fr, &fl);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            snprintf(err, errcap, "%s: byte %zu: %s", path, r.error_offset, r.error_msg);
+            return -1;
+        }
+        pod_msg_t m;
+        size_t used;
+        double t = last;
+        if (pod_decode(fr, fl, &m, &used) == 0 && m.type == POD_MSG_SAMPLES)
+            t = (double)m.u.samples.t_dev_us + (double)mp->h.pods[0].clock_offset_us;
+        if (mp->n == rcap)
+            mp->recs = xrealloc(mp->recs, (rcap *= 2) * sizeof *mp->recs);
+        mp->recs[mp->n++] = (merge_rec_t){t, fr, fl};
+        last = t;
+    }
+    return 0;
+}
+
+int usb_sync_merge(const char *dir, const char *const parts[2], const log_t *lg, char *out,
+                   size_t outcap, char *err, size_t errcap)
+{
+    merge_part_t mp[2];
+    memset(mp, 0, sizeof mp);
+    recorder_t *rec = NULL;
+    int ret = -1;
+    char final[PATH_CAP] = "", cur[PATH_CAP + 32] = "";
+    for (int i = 0; i < 2; i++)
+        if (merge_load(parts[i], &mp[i], err, errcap) != 0)
+            goto done;
+    rec_header_t h = mp[0].h;
+    snprintf(h.source, sizeof h.source, "usb-sync");
+    if (mp[1].h.start_unix_us < h.start_unix_us)
+        h.start_unix_us = mp[1].h.start_unix_us;
+    h.n_pods = 2;
+    h.pods[1] = mp[1].h.pods[0];
+    rec = recorder_open(dir, &h, lg, err, errcap);
+    if (!rec)
+        goto done;
+    hide_partial_path(lg, rec, final, cur);
+    size_t k[2] = {0, 0};
+    while (k[0] < mp[0].n || k[1] < mp[1].n) {
+        int i = k[1] >= mp[1].n                                  ? 0
+                : k[0] >= mp[0].n                                ? 1
+                : mp[0].recs[k[0]].t_us <= mp[1].recs[k[1]].t_us ? 0
+                                                                 : 1;
+        const merge_rec_t *m = &mp[i].recs[k[i]++];
+        if (recorder_add(rec, (unsigned)i, m->frame, m->len, loop_now_us()) != 0) {
+            snprintf(err, errcap, "%s: %s", final,
+                     recorder_error(rec) ? recorder_error(rec) : "write failed");
+            goto done;
+        }
+    }
+    if (recorder_close(&rec) != 0) {
+        snprintf(err, errcap, "%s: cannot write it", final);
+        goto done;
+    }
+    if (unhide_path(lg, dir, final, cur) != 0) {
+        snprintf(err, errcap, "%s: cannot rename it to %s", cur, final);
+        goto done;
+    }
+    snprintf(out, outcap, "%s", final);
+    ret = 0;
+done:
+    if (rec) {
+        recorder_close(&rec);
+        char to[PATH_CAP + 48];
+        snprintf(to, sizeof to, "%s.unverified", final);
+        if (strcmp(cur, final) == 0 || rename(cur, to) != 0)
+            log_warn(lg, "%s: merge left unfinished", cur);
+    }
+    for (int i = 0; i < 2; i++) {
+        xfree(mp[i].data);
+        xfree(mp[i].recs);
+    }
+    return ret;
 }

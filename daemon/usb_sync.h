@@ -13,7 +13,9 @@
  * recording: when the pod comes back (usb_pod resumes the read at the frame index already held) the
  * frames are appended to the same file. A recording is created under its final name; copies of the
  * same run left by an earlier gaitd that never finished them (killed mid-read) are renamed
- * *.gaitrec.partial when the run is read again.
+ * *.gaitrec.partial when the run is read again. A complete copy whose name was taken meanwhile
+ * (the other foot's run of the same outing: same athlete, same start) is named
+ * <athlete>-<UTC start>-N.gaitrec. usb_sync_merge makes one recording of two such copies.
  * Not thread-safe; runs in the loop's thread like usb_pod.
  */
 #ifndef GAITD_USB_SYNC_H
@@ -40,8 +42,11 @@ typedef struct usb_sync_cfg {
      * default "<serial>-run<id>". */
     const char *(*athlete)(void *ud, const char *serial);
     /* The run's recording is complete, verified and fdatasync'ed at path. The caller analyses
-     * and catalogs it and then erases the run itself (usb_pod_erase_run). */
-    void (*recorded)(void *ud, usb_pod_t *p, uint32_t run_id, const char *path);
+     * and catalogs it and then erases the run itself (usb_pod_erase_run). The run covers
+     * [start_unix_us, end_unix_us): its listed start plus n_frames frames of its first frame's
+     * duration. */
+    void (*recorded)(void *ud, usb_pod_t *p, uint32_t run_id, const char *path,
+                     int64_t start_unix_us, int64_t end_unix_us);
 } usb_sync_cfg_t;
 
 typedef struct usb_sync_stats {
@@ -63,6 +68,18 @@ int usb_sync_idle(const usb_sync_t *s);
 int usb_sync_pod_idle(const usb_sync_t *s, const char *serial);
 /* Path of the last recording completed (verified and synced), "" before the first. */
 const char *usb_sync_last_path(const usb_sync_t *s);
+
+/* Writes one recording of two feet from two complete one-pod recordings (e.g. the left and the
+ * right run of one outing, each as usb_sync wrote it): header from parts[0] (athlete, source
+ * "usb-sync"), start = the earlier start, pods = parts[0]'s then parts[1]'s with their own clock
+ * offsets, and every frame of both, byte for byte, interleaved in time order (host time = pod
+ * time + the pod's clock offset; ties: parts[0] first). Created in dir under the recorder's name
+ * (<athlete>-<UTC start>[-N].gaitrec), written as ".partial" and renamed only once complete and
+ * fdatasync'ed (the directory too), like a synced run. Both parts are read whole into memory.
+ * Returns 0 and the path in out[outcap], or -1 with a message naming the file in err (nothing
+ * left under a final name). */
+int usb_sync_merge(const char *dir, const char *const parts[2], const log_t *lg, char *out,
+                   size_t outcap, char *err, size_t errcap);
 
 /* The usb_pod callbacks to forward. */
 void usb_sync_on_added(usb_sync_t *s, usb_pod_t *p, int resumed);

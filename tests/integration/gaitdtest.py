@@ -32,6 +32,53 @@ def request(ctx, endpoint, payload, timeout_ms=3000):
         s.close()
 
 
+# A feed recorder to run in another process: /usr/bin/python3 -c FEED_RECORDER ENDPOINT FILE writes
+# every gait/ message as a JSON line {"topic", "msg"} until 30 s pass without one.
+FEED_RECORDER = r"""
+import json, sys, zmq
+ctx = zmq.Context()
+s = ctx.socket(zmq.SUB)
+s.setsockopt(zmq.SUBSCRIBE, b"gait/")
+s.connect(sys.argv[1])
+with open(sys.argv[2], "w") as out:
+    while True:
+        if not s.poll(30000):
+            break
+        topic, body = s.recv_multipart()
+        out.write(json.dumps({"topic": topic.decode(), "msg": json.loads(body)}) + "\n")
+        out.flush()
+"""
+
+
+def wait_for(what, fn, timeout=120, proc=None):
+    """Polls fn every 0.2 s until it returns something true (returned); fails after timeout s,
+    or at once when proc (a Popen, optional) has ended."""
+    import time
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = fn()
+        if v:
+            return v
+        if proc is not None and proc.poll() is not None:
+            check(False, "gaitd ended while waiting for %s" % what)
+        time.sleep(0.2)
+    check(False, "timed out waiting for %s" % what)
+
+
+def reap(d, sub, err=""):
+    """Clean-up for a finally block: kills gaitd d if it still runs (then returns its stderr, else
+    err), lets the feed recorder sub drain for a second and waits for it."""
+    import time
+    if d.poll() is None:
+        d.kill()
+        err = d.stderr.read()
+    if sub.poll() is None:
+        time.sleep(1.0)
+        sub.terminate()
+    sub.wait(timeout=10)
+    return err
+
+
 def asker(ctx, ctl):
     """A function sending one control request to ctl and checking that the reply is ok."""
     def ask(req):

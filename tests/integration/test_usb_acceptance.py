@@ -20,39 +20,10 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 
 import zmq
 
-from gaitdtest import BIN, asker, check, request
-
-SUBSCRIBER = r"""
-import json, sys, zmq
-ctx = zmq.Context()
-s = ctx.socket(zmq.SUB)
-s.setsockopt(zmq.SUBSCRIBE, b"gait/")
-s.connect(sys.argv[1])
-with open(sys.argv[2], "w") as out:
-    while True:
-        if not s.poll(30000):
-            break
-        topic, body = s.recv_multipart()
-        out.write(json.dumps({"topic": topic.decode(), "msg": json.loads(body)}) + "\n")
-        out.flush()
-"""
-
-
-
-def wait_for(what, fn, timeout=120, proc=None):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = fn()
-        if v:
-            return v
-        if proc is not None and proc.poll() is not None:
-            check(False, "gaitd ended while waiting for %s" % what)
-        time.sleep(0.2)
-    check(False, "timed out waiting for %s" % what)
+from gaitdtest import BIN, FEED_RECORDER, asker, check, reap, request, wait_for
 
 
 def main():
@@ -69,7 +40,7 @@ def main():
                 "[usb]\nlive = 1\nsync = 1\nerase = 1\n"
                 "[pods]\nGP-L-0001 = anna:L\nGP-R-0002 = anna:R\n" % (pub, ctl, data, db))
     feed = os.path.join(tmp, "feed.jsonl")
-    sub = subprocess.Popen(["/usr/bin/python3", "-c", SUBSCRIBER, pub, feed])
+    sub = subprocess.Popen(["/usr/bin/python3", "-c", FEED_RECORDER, pub, feed])
     stats = os.path.join(tmp, "stats.jsonl")
     d = subprocess.Popen([umockpod_run, "--pod", "GP-L-0001:L:speed=10", "--pod",
                           "GP-R-0002:R:speed=10", "--run-on-unplug", "--stats", stats, "--",
@@ -157,13 +128,7 @@ def main():
         err = d.stderr.read()
         check(rc == 0, "gaitd exit %r\n%s" % (rc, err[-3000:]))
     finally:
-        if d.poll() is None:
-            d.kill()
-            err = d.stderr.read()
-        if sub.poll() is None:
-            time.sleep(1.0)
-            sub.terminate()
-        sub.wait(timeout=10)
+        err = reap(d, sub, err)
 
     # the subscriber process received the analysis
     with open(feed) as f:

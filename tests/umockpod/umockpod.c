@@ -801,7 +801,8 @@ static void make_run(umockpod_t *p, unsigned i, uint64_t start_unix_us)
 static void make_runs(umockpod_t *p)
 {
     for (unsigned i = 0; i < p->cfg.n_runs && i < UMOCKPOD_MAX_RUNS; i++)
-        make_run(p, i, UINT64_C(1796000000000000) + (uint64_t)i * 3600000000u);
+        make_run(p, i, UINT64_C(1796000000000000) + (uint64_t)i * 3600000000u +
+                           (uint64_t)llround(p->cfg.run_t0_s * 1e6));
 }
 
 int umockpod_add_run(umockpod_t *p)

@@ -48,6 +48,9 @@ typedef struct umockpod_cfg {
     double drift_ppm;            /* pod clock rate error, default 0 */
     unsigned n_runs;             /* stored runs at creation, <= UMOCKPOD_MAX_RUNS */
     double run_s;                /* length of each stored run, default 20 s */
+    double run_t0_s;             /* added to the stored runs' start times (default 0: run i of
+                                    every pod starts at the same time, as the two pods of one
+                                    runner's outing do) */
     double read_speed;           /* stored-run frames sent at this x real time, 0 = as fast as
                                     URBs are reaped (default) */
     /* Misbehaviour: the REP_IDENTIFY reply carries these raw values instead of the real rate

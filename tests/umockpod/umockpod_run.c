@@ -22,6 +22,8 @@
  * swapped), --hang-after N (after N frames it stops answering while plugged: IN URBs stay
  * pending, commands are swallowed; SIGHUP ends the hang, the pod goes on where it was, or with
  * --hang-reset restarts its firmware: queued data lost, stream and read stopped, clock reset).
+ * Pod option run_t0=S shifts the start times of its stored runs by S seconds (default 0: run i
+ * of every pod starts at the same time, like the two pods of one outing).
  * Pod options id_rate=R, id_acc=G, id_gyr=D make its identify reply carry these raw values
  * (nonsense such as 0 or 65535 included) instead of its real rate and ranges.
  */
@@ -74,6 +76,8 @@ static int parse_pod(const char *s, umockpod_cfg_t *c, unsigned idx)
             c->seed = strtoull(kv + 5, NULL, 10);
         else if (!strncmp(kv, "run_s=", 6))
             c->run_s = atof(kv + 6);
+        else if (!strncmp(kv, "run_t0=", 7))
+            c->run_t0_s = atof(kv + 7);
         else if (!strncmp(kv, "read_speed=", 11))
             c->read_speed = atof(kv + 11);
         else if (!strncmp(kv, "id_rate=", 8))
