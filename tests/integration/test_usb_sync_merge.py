@@ -23,7 +23,7 @@ import tempfile
 
 import zmq
 
-from gaitdtest import BIN, FEED_RECORDER, asker, check, reap, wait_for
+from gaitdtest import BIN, FEED_RECORDER, asker, check, reap, request, wait_for
 
 
 def run_case(umockpod_run, right_opts, pods=("L", "R"), tmp=None, opts=""):
@@ -61,8 +61,10 @@ def run_case(umockpod_run, right_opts, pods=("L", "R"), tmp=None, opts=""):
 
         def all_erased():
             for s in serials:
-                r = ask({"cmd": "runs", "serial": s})
-                if not r or not r.get("listed") or r["runs"] != []:
+                # not_found until gaitd has seen the pod (slow under valgrind): not yet
+                r = request(ctx, ctl, json.dumps({"cmd": "runs", "serial": s}).encode(),
+                            timeout_ms=10000)
+                if not r.get("ok") or not r.get("listed") or r["runs"] != []:
                     return False
             return not ask({"cmd": "status"})["usb"]["syncing"]
         wait_for("both pods synced and their runs erased", all_erased, proc=d)
