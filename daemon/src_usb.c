@@ -587,17 +587,25 @@ static void sync_give_up(usb_hub_t *h, hub_pod_t *hp)
     check_sync_done(h, hp);
 }
 
+/* A replay source for a synced recording at path, analysed as fast as it reads, not recorded
+ * again (the recording is the synced file itself). Returns 0 or -1 with err. */
+static int replay_synced(const usb_hub_t *h, const char *path, source_t *src, char *err,
+                         size_t cap)
+{
+    source_env_t env = h->env;
+    env.record_dir = NULL;
+    env.speed = 0;
+    env.duration_s = 0;
+    return src_replay_new(src, path, &env, err, cap);
+}
+
 /* Hands one run's recording to the daemon for analysis as a one-pod session. */
 static void analyse_one(usb_hub_t *h, const held_t *e)
 {
     hub_pod_t *hp = e->hp;
     source_t src;
     char err[512];
-    source_env_t env = h->env;
-    env.record_dir = NULL; /* the recording is the synced file itself */
-    env.speed = 0;
-    env.duration_s = 0;
-    if (src_replay_new(&src, e->path, &env, err, sizeof err) != 0) {
+    if (replay_synced(h, e->path, &src, err, sizeof err) != 0) {
         log_error(h->env.lg, "%s: run %u: %s", hp->serial, e->run_id, err);
         sync_give_up(h, hp);
         return;
@@ -639,11 +647,7 @@ static void analyse_merged(usb_hub_t *h, const held_t *a, const held_t *b)
     log_info(h->env.lg, "%s: %s and %s are one outing: both feet in %s%s", e[0]->athlete,
              what[0], what[1], path, old ? " (the earlier one-foot session is superseded)" : "");
     source_t src;
-    source_env_t env = h->env;
-    env.record_dir = NULL;
-    env.speed = 0;
-    env.duration_s = 0;
-    if (src_replay_new(&src, path, &env, err, sizeof err) != 0) {
+    if (replay_synced(h, path, &src, err, sizeof err) != 0) {
         log_error(h->env.lg, "%s: %s", e[0]->athlete, err);
         for (int i = 0; i < 2; i++)
             if (e[i]->hp)
