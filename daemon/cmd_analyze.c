@@ -182,17 +182,20 @@ int cmd_analyze(int argc, char **argv)
             status = 1;
             continue;
         }
-        for (int i = 0; i < r; i++) {
-            n_samples++;
-            if (dsp_pipeline_push(p, foot[i], s[i]) < 0)
-                n_rejected++;
-            /* strides wait in the pipeline's queue (a few per second of data): collected every
-             * 64 samples, and once more after dsp_pipeline_finish */
+        /* strides wait in the pipeline's queue (a few per second of data): collected after
+         * every 64th sample, and once more after dsp_pipeline_finish; the pushes between two
+         * collections in one tight loop */
+        for (int i = 0; i < r && !oom;) {
+            int m = 64 - (int)(n_samples & 63u);
+            if (m > r - i)
+                m = r - i;
+            for (const int end = i + m; i < end; i++)
+                n_rejected += dsp_pipeline_push(p, foot[i], s[i]) < 0;
+            n_samples += (unsigned long)m;
             if ((n_samples & 63u) == 0 && drain(p, &list)) {
                 fprintf(stderr, "gaitctl analyze: out of memory\n");
                 status = 1;
                 oom = 1;
-                break;
             }
         }
     }

@@ -9,11 +9,14 @@
  * Recording: streamed through a window of WIN_CAP bytes (one largest chunk plus read-ahead:
  *   memory stays bounded whatever the file's size; rec_reader_want / rec_reader_rebase). Records
  *   are decoded lazily; the reader verifies each chunk's CRC-32 and, in the same pass, each pod
- *   frame's own CRC before any record is yielded, so verified frames are decoded with
- *   pod_decode_trusted (no second CRC pass over the same bytes; every other frame check stays). Each foot's samples are converted straight into
- *   that foot's queue and the earliest head is yielded. Times are absolute on the host clock:
- *   t0_us = 0, so a recording's samples carry the same times as the CSV it was converted from or
- *   to (see input_frame_to_samples).
+ *   frame's own CRC before any record is yielded, so verified frames are decoded trusted
+ *   (pod_decode_ref: no second CRC pass over the same bytes; every other frame check stays).
+ *   Each frame's samples are converted from its bytes in the window (no copy into a pod_msg_t;
+ *   dsp_units_frame, with their times) straight into that foot's queue; a frame whose times
+ *   provably increase and start after the foot's last is kept whole without comparing them; the
+ *   earliest head is yielded. Times are absolute on the host clock: t0_us = 0, so a recording's
+ *   samples carry the same times as the CSV it was converted from or to (see
+ *   input_frame_to_samples).
  */
 #include <errno.h>
 #include <math.h>
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "dsp_units.h"
 #include "gcsv.h"
 #include "input.h"
 #include "proto.h"
@@ -90,9 +94,22 @@ static void put_err(char *err, size_t errcap, const char *fmt, ...)
     va_end(ap);
 }
 
-unsigned input_frame_to_samples(const rec_pod_t *pod, int64_t t0_us, const pod_samples_t *f,
-                                dsp_sample_t *out)
+/* 1 when the n times (base_us + i * step_us) * 1e-6 (i < n) strictly increase. Sufficient
+ * condition: with M >= |base_us| + n * step_us bounding every term and partial result, each
+ * time's rounding errors (three correctly rounded operations) stay below 6.01 * 2^-53 * M times
+ * 1e-6 apart, so a step of at least M * 2^-48 (32 * 2^-53 * M) keeps every difference positive
+ * (for a 500 Hz pod: an absolute time below 17,800 years). False for NaN and infinities. */
+static int times_increase(double base_us, double step_us, unsigned n)
 {
+    return step_us > 0 && (fabs(base_us) + n * step_us) * 0x1p-48 <= step_us;
+}
+
+/* input_frame_to_samples of the frame with header f (its s unused) and the values raw (wire
+ * order); *strict = times_increase of its times. */
+static unsigned frame_convert(const rec_pod_t *pod, int64_t t0_us, const pod_samples_t *f,
+                              const uint8_t *raw, dsp_sample_t *out, int *strict)
+{
+    *strict = 0;
     if (f->rate_hz == 0)
         return 0;
     unsigned n = f->n <= POD_MAX_SAMPLES ? f->n : POD_MAX_SAMPLES;
@@ -105,11 +122,27 @@ unsigned input_frame_to_samples(const rec_pod_t *pod, int64_t t0_us, const pod_s
      * overflow (found by fuzz_rec) */
     double base_us = (double)f->t_dev_us + (double)pod->clock_offset_us - (double)t0_us;
     double step_us = 1e6 / f->rate_hz;
-    dsp_raw_to_si_block((const int16_t(*)[6])f->s, n, f->acc_range_g, f->gyr_range_dps, &cal,
-                        out);
-    for (unsigned i = 0; i < n; i++)
-        out[i].t = (base_us + i * step_us) * 1e-6;
+    dsp_units_frame(raw, n, f->acc_range_g, f->gyr_range_dps, &cal, base_us, step_us, out,
+                    DSP_UNITS_BEST);
+    *strict = times_increase(base_us, step_us, n);
     return n;
+}
+
+unsigned input_frame_to_samples(const rec_pod_t *pod, int64_t t0_us, const pod_samples_t *f,
+                                dsp_sample_t *out)
+{
+    int strict;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* int16_t is two's complement: on a little-endian host f->s's bytes are the wire order */
+    return frame_convert(pod, t0_us, f, (const uint8_t *)f->s, out, &strict);
+#else
+    uint8_t raw[POD_MAX_SAMPLES * POD_SAMPLE_BYTES];
+    unsigned n = f->n <= POD_MAX_SAMPLES ? f->n : POD_MAX_SAMPLES;
+    for (unsigned i = 0; i < n; i++)
+        for (int c = 0; c < 6; c++)
+            proto_put_u16le(raw + 12 * i + 2 * c, (uint16_t)f->s[i][c]);
+    return frame_convert(pod, t0_us, f, raw, out, &strict);
+#endif
 }
 
 /* ---- file loading ---- */
@@ -465,9 +498,16 @@ static int rec_fill(input_t *in)
 /* Keeps, in place, the samples of v[0..n) that advance in time: each one later than the last
  * kept (the previous frames' included); a frame overlapping what was already queued is trimmed.
  * Returns the count kept. The usual frame (all later than the last, strictly increasing) is
- * kept whole after one comparison per sample; anything else takes the sample-by-sample rule. */
-static unsigned keep_advancing(input_t *in, int foot, dsp_sample_t *v, unsigned n)
+ * kept whole: with strict (times_increase) after one comparison, else after one per sample;
+ * anything else takes the sample-by-sample rule. */
+static unsigned keep_advancing(input_t *in, int foot, dsp_sample_t *v, unsigned n, int strict)
 {
+    if (strict && n && (!in->have_last[foot] || v[0].t > in->last_t[foot])) {
+        /* times that provably increase (times_increase), the first after the last kept */
+        in->last_t[foot] = v[n - 1].t;
+        in->have_last[foot] = 1;
+        return n;
+    }
     unsigned i = 0;
     if (in->have_last[foot])
         while (i < n && !(v[i].t > in->last_t[foot]))
@@ -521,9 +561,11 @@ static void rec_read_one(input_t *in)
     if (foot < 0)
         return;
     size_t used = 0;
-    /* the reader's chunk pass verified this frame's CRC (rec.h): no second pass over it */
-    int drc = rec_reader_frame_verified(&in->rr) ? pod_decode_trusted(frame, flen, &in->msg, &used)
-                                                 : pod_decode(frame, flen, &in->msg, &used);
+    /* the reader's chunk pass verified this frame's CRC (rec.h): no second pass over it; the
+     * samples are converted from the frame's bytes (no copy into in->msg) */
+    const uint8_t *raw;
+    int drc = pod_decode_ref(frame, flen, rec_reader_frame_verified(&in->rr), &in->msg, &raw,
+                             &used);
     char what[160];
     if (drc < 0 || used != flen) {
         snprintf(what, sizeof what, "record of pod %u: bad pod frame: %s", (unsigned)pod,
@@ -540,8 +582,9 @@ static void rec_read_one(input_t *in)
     }
     /* converted in place at the queue's tail; samples that do not advance in time are dropped */
     dsp_sample_t *v = q->v + q->tail;
-    unsigned n = input_frame_to_samples(&in->hdr.pods[pod], 0, &in->msg.u.samples, v);
-    q->tail += keep_advancing(in, foot, v, n);
+    int strict;
+    unsigned n = frame_convert(&in->hdr.pods[pod], 0, &in->msg.u.samples, raw, v, &strict);
+    q->tail += keep_advancing(in, foot, v, n, strict);
 }
 
 static int rec_want_more(const input_t *in)
@@ -730,25 +773,29 @@ int input_next_refs(input_t *in, int *foot, const dsp_sample_t **s, unsigned max
         sample_queue_t *q0 = &in->q[0], *q1 = &in->q[1];
         unsigned n = 0;
         if (max && q0->head < q0->tail && q1->head < q1->tail) {
-            /* a merge with the queue positions and the two head times in locals (the stores
-             * through foot and s could alias the queues' fields, which would be reloaded) */
+            /* a merge with the queue positions in locals (the stores through foot and s could
+             * alias the queues' fields, which would be reloaded), in runs of k steps that
+             * cannot empty a queue before the last: no end test per sample */
             const dsp_sample_t *a = q0->v + q0->head, *a_end = q0->v + q0->tail;
             const dsp_sample_t *b = q1->v + q1->head, *b_end = q1->v + q1->tail;
-            double ta = a->t, tb = b->t;
+            int *fo = foot;
+            const dsp_sample_t **so = s;
             for (;;) {
-                if (tb < ta) { /* the right foot's sample first; ties go to the left foot */
-                    foot[n] = 1;
-                    s[n++] = b++;
-                    if (b == b_end || n == max)
-                        break;
-                    tb = b->t;
-                } else {
-                    foot[n] = 0;
-                    s[n++] = a++;
-                    if (a == a_end || n == max)
-                        break;
-                    ta = a->t;
+                size_t k = max - n, ka = (size_t)(a_end - a), kb = (size_t)(b_end - b);
+                k = k < ka ? k : ka;
+                k = k < kb ? k : kb;
+                n += (unsigned)k;
+                for (const dsp_sample_t **stop = so + k; so != stop;) {
+                    if (b->t < a->t) { /* the right foot's sample first; ties: left first */
+                        *fo++ = 1;
+                        *so++ = b++;
+                    } else {
+                        *fo++ = 0;
+                        *so++ = a++;
+                    }
                 }
+                if (a == a_end || b == b_end || n == max)
+                    break;
             }
             q0->head = (size_t)(a - q0->v);
             q1->head = (size_t)(b - q1->v);

@@ -3,9 +3,10 @@
  * so offline analysis and replay see exactly the same samples.
  *
  * Recordings: streamed through a bounded window (about 1.3 MB, whatever the file's size); each
- * record's pod frame is decoded (pod_decode_trusted when the reader's chunk pass verified its
- * CRC, else pod_decode) and converted with input_frame_to_samples (the same function the live
- * USB and simulator paths use). CSV files are read whole.
+ * record's pod frame is decoded by pod_decode_ref (trusted when the reader's chunk pass verified
+ * its CRC: every check but the CRC) and its samples converted from the frame's bytes by the
+ * conversion behind input_frame_to_samples (the function the live USB and simulator paths use:
+ * the same samples, bit for bit). CSV files are read whole.
  * Damage (truncation, bad CRC, malformed CSV line) is reported once with the file name and the
  * byte offset or line number; everything before it is still yielded. For CSV, a malformed line
  * is reported and skipped, and reading goes on.

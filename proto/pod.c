@@ -285,8 +285,11 @@ static int16_t to_i16(uint16_t v)
 #endif
 
 /* Decodes payload p[0..plen) of a frame of type `type` into *m. With lean set, a sample frame
- * clears only the fields before the samples (s[n..] is left as it was: see pod_decode_trusted). */
-static int decode_payload(unsigned type, const uint8_t *p, size_t plen, pod_msg_t *m, int lean)
+ * clears only the fields before the samples (s[n..] is left as it was: see pod_decode_trusted).
+ * With raw non-NULL (lean set too), a sample frame's values are not copied: *raw points at them
+ * in p (pod_decode_ref). */
+static int decode_payload(unsigned type, const uint8_t *p, size_t plen, pod_msg_t *m, int lean,
+                          const uint8_t **raw)
 {
     if (lean && type == POD_MSG_SAMPLES)
         memset(m, 0, offsetof(pod_msg_t, u.samples.s));
@@ -377,6 +380,10 @@ static int decode_payload(unsigned type, const uint8_t *p, size_t plen, pod_msg_
         if (plen != POD_SAMPLES_FIXED + (size_t)f->n * POD_SAMPLE_BYTES)
             return PROTO_ERR_LENGTH;
         const uint8_t *q = p + POD_SAMPLES_FIXED;
+        if (raw) {
+            *raw = q;
+            return 0;
+        }
         int16_t *d = &f->s[0][0]; /* the n x 6 values are contiguous */
         size_t nv = (size_t)f->n * 6u;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -397,7 +404,7 @@ static int decode_payload(unsigned type, const uint8_t *p, size_t plen, pod_msg_
 /* Decodes the frame at buf[0]; see pod.h for the error order. Never reads buf[len]. With trusted
  * set the CRC is not compared (and sample frames are decoded lean); every other check stays. */
 static int decode_frame(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed,
-                        int trusted)
+                        int trusted, const uint8_t **raw)
 {
     if (len >= 1 && buf[0] != SYNC0)
         return PROTO_ERR_MAGIC;
@@ -418,7 +425,7 @@ static int decode_frame(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *co
     }
     if (buf[2] != POD_PROTO_VERSION)
         return PROTO_ERR_VERSION;
-    int rc = decode_payload(buf[3], buf + POD_HEADER_LEN, plen, m, trusted);
+    int rc = decode_payload(buf[3], buf + POD_HEADER_LEN, plen, m, trusted || raw, raw);
     if (rc < 0)
         return rc;
     *consumed = total;
@@ -427,12 +434,19 @@ static int decode_frame(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *co
 
 int pod_decode(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed)
 {
-    return decode_frame(buf, len, m, consumed, 0);
+    return decode_frame(buf, len, m, consumed, 0, NULL);
 }
 
 int pod_decode_trusted(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed)
 {
-    return decode_frame(buf, len, m, consumed, 1);
+    return decode_frame(buf, len, m, consumed, 1, NULL);
+}
+
+int pod_decode_ref(const uint8_t *buf, size_t len, int trusted, pod_msg_t *m,
+                   const uint8_t **raw, size_t *consumed)
+{
+    *raw = NULL;
+    return decode_frame(buf, len, m, consumed, trusted != 0, raw);
 }
 
 /* ---- stream reassembly ---- */

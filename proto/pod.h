@@ -145,6 +145,15 @@ int pod_decode(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed);
  * and pod_stream keep using pod_decode. */
 int pod_decode_trusted(const uint8_t *buf, size_t len, pod_msg_t *m, size_t *consumed);
 
+/* pod_decode (trusted == 0) or pod_decode_trusted (trusted != 0), with the same checks, errors
+ * and *consumed, without copying a sample frame's values: for POD_MSG_SAMPLES the fields before
+ * s are filled, s is not written, and *raw points at the n x 6 int16 values inside buf in wire
+ * order (little-endian, any alignment; dsp_units.h converts them from there). For any other
+ * message, and on error, *raw is NULL and *m is as the other decoders leave it. The recording
+ * reader's path (daemon/input.c). */
+int pod_decode_ref(const uint8_t *buf, size_t len, int trusted, pod_msg_t *m,
+                   const uint8_t **raw, size_t *consumed);
+
 /* Stream reassembly and resync for a byte stream (bulk IN transfers concatenated).
  * Caller owns the struct (no heap). Feed bytes with pod_stream_feed, then call
  * pod_stream_next until it returns 0. Corrupt bytes are skipped up to the next sync pattern

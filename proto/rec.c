@@ -252,22 +252,32 @@ static int check_records(rec_reader_t *r, size_t chunk_off, uint32_t index, cons
 static const uint8_t zeros[POD_MAX_FRAME];
 
 /* Z_L, the CRC register advanced through L zero bytes, is linear over GF(2): column i is the
- * image of bit i. Kept for the last L (sample frames of a recording share one length). */
+ * image of bit i, and zl_tab[k][b] the image of byte b at byte position k (the XOR of the columns
+ * of its bits), so Z_L(v) is four lookups. Kept for the last L (sample frames of a recording
+ * share one length). */
 static void zshift_prepare(rec_reader_t *r, size_t L)
 {
     if (r->zl_len == L)
         return;
+    uint32_t col[32];
     for (int i = 0; i < 32; i++)
-        r->zl_col[i] = proto_crc32_update((1u << i) ^ 0xFFFFFFFFu, zeros, L) ^ 0xFFFFFFFFu;
+        col[i] = proto_crc32_update((1u << i) ^ 0xFFFFFFFFu, zeros, L) ^ 0xFFFFFFFFu;
+    for (int k = 0; k < 4; k++) {
+        r->zl_tab[k][0] = 0;
+        for (unsigned b = 1; b < 256; b++) { /* b's lowest set bit, then the rest of b */
+            unsigned low = 0;
+            while (!((b >> low) & 1u))
+                low++;
+            r->zl_tab[k][b] = col[8 * k + low] ^ r->zl_tab[k][b & (b - 1)];
+        }
+    }
     r->zl_len = L;
 }
 
 static uint32_t zshift(const rec_reader_t *r, uint32_t v)
 {
-    uint32_t out = 0;
-    for (int i = 0; v; i++, v >>= 1)
-        out ^= (v & 1u) ? r->zl_col[i] : 0u;
-    return out;
+    return r->zl_tab[0][v & 0xFFu] ^ r->zl_tab[1][(v >> 8) & 0xFFu] ^
+           r->zl_tab[2][(v >> 16) & 0xFFu] ^ r->zl_tab[3][v >> 24];
 }
 
 /* CRC-32 of chunk bytes c[4 .. 12 + plen) (index, length, payload), computed in one pass that

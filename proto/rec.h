@@ -83,7 +83,7 @@ typedef struct rec_reader {
                                     frames whose CRC the chunk pass verified */
     int frame_verified;          /* rec_reader_frame_verified of the last record */
     size_t zl_len;               /* private: CRC zero-shift operator for frames of zl_len bytes */
-    uint32_t zl_col[32];
+    uint32_t zl_tab[4][256];     /* private: that operator, byte by byte (rec.c zshift) */
 } rec_reader_t;
 
 /* Parses the header. On error sets r->error and r->error_offset. */

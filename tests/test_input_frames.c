@@ -1,7 +1,9 @@
 /* test_input_frames.c - daemon/input.c's recording path with frames that overlap, repeat, go
  * back in time or leave gaps, for two feet: the samples yielded are exactly those of the rule
  * "a foot's sample is kept when it is later than the last one kept for that foot", merged by
- * time with ties left first, computed here from input_frame_to_samples frame by frame. */
+ * time with ties left first, computed here from input_frame_to_samples frame by frame. Also with
+ * times so large that a frame's samples share a time (the reader may keep a frame whole without
+ * comparing its times only when they provably increase: the others take the rule). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,26 +27,32 @@ static const uint64_t T_US[2][NF] = {
 };
 static const unsigned N[2][NF] = {{50, 50, 50, 50, 50, 50, 3, 50}, {50, 50, 50, 50, 20, 50, 50, 1}};
 
-static pod_msg_t frame(int foot, int k)
+typedef struct frames_case {
+    uint64_t t_us[2][NF]; /* frame start (device us) */
+    unsigned n[2][NF];    /* samples per frame */
+    uint16_t rate_hz;
+    int64_t clock_offset_us;
+} frames_case_t;
+
+static pod_msg_t frame(const frames_case_t *fc, int foot, int k)
 {
     pod_msg_t m;
     memset(&m, 0, sizeof m);
     m.type = POD_MSG_SAMPLES;
     m.u.samples.seq = (uint32_t)k;
-    m.u.samples.t_dev_us = T_US[foot][k];
-    m.u.samples.rate_hz = 500;
+    m.u.samples.t_dev_us = fc->t_us[foot][k];
+    m.u.samples.rate_hz = fc->rate_hz;
     m.u.samples.acc_range_g = 16;
     m.u.samples.gyr_range_dps = 2000;
-    m.u.samples.n = (uint16_t)N[foot][k];
-    for (unsigned i = 0; i < N[foot][k]; i++)
+    m.u.samples.n = (uint16_t)fc->n[foot][k];
+    for (unsigned i = 0; i < fc->n[foot][k]; i++)
         for (int c = 0; c < 6; c++)
             m.u.samples.s[i][c] = (int16_t)(k * 100 + (int)i + c * 1000 + foot * 7);
     return m;
 }
 
-static void test_overlapping_frames(void **state)
+static void run_case(const frames_case_t *fc)
 {
-    (void)state;
     rec_header_t h;
     rec_header_init(&h);
     strcpy(h.athlete, "ana");
@@ -53,10 +61,10 @@ static void test_overlapping_frames(void **state)
     for (int p = 0; p < 2; p++) {
         snprintf(h.pods[p].serial, sizeof h.pods[p].serial, "P%d", p);
         h.pods[p].foot = p ? 'R' : 'L';
-        h.pods[p].rate_hz = 500;
+        h.pods[p].rate_hz = fc->rate_hz;
         h.pods[p].acc_range_g = 16;
         h.pods[p].gyr_range_dps = 2000;
-        h.pods[p].clock_offset_us = 1000000;
+        h.pods[p].clock_offset_us = fc->clock_offset_us;
     }
     static uint8_t file[1 << 18];
     size_t len = 0;
@@ -69,7 +77,7 @@ static void test_overlapping_frames(void **state)
     size_t nw[2] = {0, 0};
     for (int k = 0; k < NF; k++)
         for (int foot = 0; foot < 2; foot++) {
-            pod_msg_t m = frame(foot, k);
+            pod_msg_t m = frame(fc, foot, k);
             uint8_t enc[POD_MAX_FRAME];
             size_t elen;
             assert_int_equal(pod_encode(&m, enc, sizeof enc, &elen), 0);
@@ -118,10 +126,40 @@ static void test_overlapping_frames(void **state)
     unlink(path);
 }
 
+static void test_overlapping_frames(void **state)
+{
+    (void)state;
+    frames_case_t fc;
+    memcpy(fc.t_us, T_US, sizeof fc.t_us);
+    memcpy(fc.n, N, sizeof fc.n);
+    fc.rate_hz = 500;
+    fc.clock_offset_us = 1000000;
+    run_case(&fc);
+}
+
+/* device times near 2^63 us: at 1000 Hz neighbouring samples round to the same time (in us the
+ * spacing of doubles there is 2048), so frames do not increase strictly; with a clock offset
+ * that brings them back to 2^40 us they do again */
+static void test_times_that_collapse(void **state)
+{
+    (void)state;
+    frames_case_t fc;
+    memcpy(fc.n, N, sizeof fc.n);
+    fc.rate_hz = 1000;
+    for (int f = 0; f < 2; f++)
+        for (int k = 0; k < NF; k++)
+            fc.t_us[f][k] = 9000000000000000000ull + 2 * T_US[f][k];
+    fc.clock_offset_us = 0;
+    run_case(&fc);
+    fc.clock_offset_us = -9000000000000000000ll + (1ll << 40);
+    run_case(&fc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_overlapping_frames),
+        cmocka_unit_test(test_times_that_collapse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
