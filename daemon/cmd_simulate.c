@@ -35,7 +35,8 @@ static void usage(FILE *f)
                "  --jitter X            relative stride-to-stride variation (default 0.015)\n"
                "  --clock-offset L,R    offsets added to each pod's timestamps, s\n"
                "  --athlete NAME        athlete name written in the header comments\n"
-               "  --truth TRUTH.csv     also write foot,activity,t_ic,t_to,t_next_ic per stride\n");
+               "  --truth TRUTH.csv     also write foot,activity,t_ic,t_to,t_next_ic,\n"
+               "                        stride_length_m per stride\n");
 }
 
 static int parse_num(const char *s, double *v)
@@ -107,8 +108,9 @@ static int write_truth(FILE *tf, sim_t *s)
 {
     sim_truth_t tr;
     while (sim_pop_truth(s, &tr))
-        if (fprintf(tf, "%c,%s,%.6f,%.6f,%.6f\n", tr.foot == DSP_LEFT ? 'L' : 'R',
-                    tr.activity == SIM_RUN ? "run" : "walk", tr.t_ic, tr.t_to, tr.t_next_ic) < 0)
+        if (fprintf(tf, "%c,%s,%.6f,%.6f,%.6f,%.4f\n", tr.foot == DSP_LEFT ? 'L' : 'R',
+                    tr.activity == SIM_RUN ? "run" : "walk", tr.t_ic, tr.t_to, tr.t_next_ic,
+                    tr.stride_length_m) < 0)
             return -1;
     return 0;
 }
@@ -273,7 +275,7 @@ int cmd_simulate(int argc, char **argv)
         fprintf(tf, "# gaitd simulator ground truth; times on the true clock; the CSV's pod "
                     "timestamps = true + clock_offset_s\n");
         fprintf(tf, "# clock_offset_s: %.6f,%.6f\n", c.clock_offset_s[0], c.clock_offset_s[1]);
-        fprintf(tf, "foot,activity,t_ic,t_to,t_next_ic\n");
+        fprintf(tf, "foot,activity,t_ic,t_to,t_next_ic,stride_length_m\n");
     }
 
     dsp_sample_t smp[2];

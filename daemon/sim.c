@@ -187,6 +187,7 @@ typedef struct stride {
     hkey_t vx[3]; /* heel forward velocity keys (t after toe-off, m/s, m/s^2) */
     double cz[6]; /* heel height quintic in u = (tau - tc) / sw_h (m) */
     double clear;
+    double len; /* truth: the heel's horizontal travel from foot flat to the next IC (m) */
     double roll_d; /* toe pivot forward roll during heel rise (m) */
     rkey_t y[4];   /* yaw keys, rad, left-foot sign: toe out in push-off, back in swing */
     int ny, yi;
@@ -778,6 +779,7 @@ static void build_stride(sim_t *s, int fi, const ev_t *e, double next_t)
     vx += 4.0 * st->roll_d / hr;
     ax += 12.0 * st->roll_d / (hr * hr);
     double stride_len = speed * T * jitter(s, sd);
+    st->len = stride_len;
     double imp = s->c.impact_scale[fi] * jitter(s, amp);
     double vx1 = sh.v_ic_x, vz1 = sh.v_ic_z * imp;
     st->sw_h = T - tc;
@@ -1036,6 +1038,7 @@ static void push_truth(sim_t *s, int fi, const stride_t *st)
     tr->t_ic = st->t0 + st->d_ic;
     tr->t_to = st->t0 + st->tc;
     tr->t_next_ic = st->t_next + st->d_next;
+    tr->stride_length_m = st->len;
     s->tqn++;
 }
 

@@ -56,6 +56,8 @@ typedef struct sim_truth {
     int foot;                    /* DSP_LEFT / DSP_RIGHT */
     int activity;                /* sim_activity */
     double t_ic, t_to, t_next_ic; /* s, on the shared (true) clock */
+    double stride_length_m;      /* the heel's horizontal travel over the stride's swing, from
+                                  * its foot-flat position to the next IC (= speed x T x jitter) */
 } sim_truth_t;
 
 typedef struct sim sim_t;

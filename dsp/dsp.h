@@ -99,6 +99,15 @@ typedef struct dsp_stride {
     double pronation_deg;        /* roll excursion from IC to peak eversion in stance, deg */
     double pronation_vel_dps;    /* peak eversion rate in stance (20 ms mean), deg/s */
     double t_still;              /* s, centre of the stance's quietest gyro window (foot flat) */
+    /* Added by issue 3 (METRICS.md section 3, "Stride length, speed and turns"): strapdown
+     * integration from t_still to the next stance's still point with zero-velocity updates at
+     * both; NAN when it cannot be honest (short or restless still window, dropout, clipping,
+     * a residual end velocity beyond the physical bound). */
+    double stride_length_m;      /* horizontal displacement of the foot over the stride, m */
+    double speed_mps;            /* stride_length_m / stride_s */
+    double turn_deg;             /* heading change between the still points, left turn positive */
+    double clearance_m;          /* highest point of the foot above its start still point, m */
+    uint8_t turning;             /* 1: |turn_deg| > 20 deg (a track bend never reaches it) */
 } dsp_stride_t;
 
 #define DSP_CADENCE_DISAGREE_PCT 3.0 /* % of the event cadence */
@@ -107,7 +116,8 @@ typedef struct dsp_stride {
 enum dsp_metric {
     DSP_M_STRIDE, DSP_M_CONTACT, DSP_M_SWING, DSP_M_STEP, DSP_M_FLIGHT, DSP_M_DUTY,
     DSP_M_CADENCE, DSP_M_IMPACT, DSP_M_BRAKING, DSP_M_PUSHOFF, DSP_M_SWING_PEAK,
-    DSP_M_STRIKE_ANGLE, DSP_M_PRONATION, DSP_M_PRONATION_VEL, DSP_NMETRIC
+    DSP_M_STRIKE_ANGLE, DSP_M_PRONATION, DSP_M_PRONATION_VEL, DSP_M_STRIDE_LENGTH, DSP_M_SPEED,
+    DSP_NMETRIC
 };
 
 /* The dsp_stride_t field of metric m ("contact_s", ...: the feed key), NULL if m is invalid. */
@@ -152,6 +162,9 @@ typedef struct dsp_summary {
     dsp_window_t main;           /* running strides if any, else all strides (CONTRACT.md) */
     dsp_window_t running;        /* running strides only (foot[].n == 0 if none) */
     dsp_window_t walking;        /* walking strides only */
+    uint32_t n_turning;          /* strides flagged turning (dsp_stride_t.turning) */
+    dsp_window_t straight;       /* the strides of `main` that are not turning (spectral fields
+                                  * NAN): symmetry without the turns */
     double cadence_spm;          /* = main.cadence_events_spm, or FFT cadence if no events */
     double clock_offset_s;       /* estimated right pod clock minus left pod clock, s; NAN if
                                   * unknown (one foot, too few strides); 0 with clock_sync 0 */

@@ -3,9 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include "dsp_events.h"
+#include "dsp_traj.h"
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
 
 #define G0 9.80665
 #define STILL_BUF 1024 /* |gyr| values kept for the foot-flat window (a power of two) */
+/* samples of the next stance's still-point search (0.6 x contact): 2048 covers contacts up to
+ * 1.7 s at 2000 Hz, 6.8 s at 500 Hz; a longer one gets no trajectory */
+#define TRAJ_SEARCH_MAX 2048
 
 int dsp_events_init(dsp_events_t *ev, size_t cap, uint8_t foot)
 {
@@ -161,8 +168,10 @@ int dsp_strike_type(double a)
 /* Stance metrics from an orientation reset at foot-flat (METRICS.md section 3): samples i0 (first
  * after IC) .. i1 (last at or before toe-off). Foot-flat m = centre of the w-sample window with the
  * least summed |gyr|; pitch th = 0 there, integrated (trapezoid) from IC, where it is th_ic. */
-static void stance_metrics(const dsp_events_t *ev, uint64_t i0, uint64_t i1, dsp_stride_t *o)
+static void stance_metrics(const dsp_events_t *ev, uint64_t i0, uint64_t i1, dsp_stride_t *o,
+                           dsp_traj_req_t *rq)
 {
+    rq->w = 0;
     o->braking_g = o->strike_angle_deg = o->pronation_deg = o->pronation_vel_dps = NAN;
     o->t_still = NAN;
     o->strike = DSP_STRIKE_UNKNOWN;
@@ -190,6 +199,8 @@ static void stance_metrics(const dsp_events_t *ev, uint64_t i0, uint64_t i1, dsp
     }
     uint64_t m = jb + w / 2;
     o->t_still = T(ev, m);
+    rq->jb = jb;
+    rq->w = w;
     /* pitch at i0 relative to IC (gyr_y = 0 at IC), then the integral from IC to m */
     double lead = T(ev, i0) - o->t_ic;
     double th0 = 0.5 * G(ev, i0) * lead, th = th0;
@@ -254,7 +265,8 @@ static void stance_metrics(const dsp_events_t *ev, uint64_t i0, uint64_t i1, dsp
 
 /* Fills per-stride figures from the ring: IC at sample a (crossing between a, a+1), next IC at
  * sample b, swing peak at s. */
-static void fill_stride(const dsp_events_t *ev, uint64_t a, uint64_t b, uint64_t s, dsp_stride_t *o)
+static void fill_stride(const dsp_events_t *ev, uint64_t a, uint64_t b, uint64_t s, dsp_stride_t *o,
+                        dsp_traj_req_t *rq)
 {
     /* saturation bits of samples a .. b+1: at most two contiguous pieces of the ring (an OR
      * over plain bytes, which the compiler vectorises) */
@@ -262,8 +274,8 @@ static void fill_stride(const dsp_events_t *ev, uint64_t a, uint64_t b, uint64_t
     size_t i = slot(ev, a), left = (size_t)(b + 2 - a);
     while (left) {
         size_t run = ev->cap - i < left ? ev->cap - i : left;
-        for (size_t j = 0; j < run; j++)
-            sat |= ev->sat[i + j];
+        for (size_t u = 0; u < run; u++)
+            sat |= ev->sat[i + u];
         left -= run;
         i = 0;
     }
@@ -286,7 +298,13 @@ static void fill_stride(const dsp_events_t *ev, uint64_t a, uint64_t b, uint64_t
     uint64_t i1 = k - 1 < b ? k - 1 : b;
     if (k == a || i1 < a + 1)
         i1 = a + 1;
-    stance_metrics(ev, a + 1, i1, o);
+    stance_metrics(ev, a + 1, i1, o, rq);
+    /* the next stance's still point: searched up to DSP_TRAJ_END_FRAC of this stride's contact
+     * after the next IC (within one stride after toe-off: METRICS.md section 2) */
+    rq->ic = b;
+    rq->end = b + 1 + (uint64_t)(DSP_TRAJ_END_FRAC * o->contact_s * ev->rate + 0.5);
+    o->stride_length_m = o->speed_mps = o->turn_deg = o->clearance_m = NAN;
+    o->turning = 0;
 }
 
 /* Completes the cycle of swing peak s whose following IC crossing lies between samples ici and
@@ -325,7 +343,7 @@ static int complete(dsp_events_t *ev, uint64_t s, uint64_t ici, double period_s,
                 out->mode = out->duty < 0.5 || (out->duty < 0.55 && out->cadence_spm > 150.0)
                                 ? DSP_MODE_RUN
                                 : DSP_MODE_WALK;
-                fill_stride(ev, ev->ic_i, ici, s, out);
+                fill_stride(ev, ev->ic_i, ici, s, out, &ev->req);
                 ev->last_stride_s = stride;
                 done = 1;
             }
@@ -481,4 +499,97 @@ int dsp_events_flush(dsp_events_t *ev, double period_s, double min_hz, double ma
     if (s < oldest(ev))
         return 0;
     return on_swing_peak(ev, s, ev->n - 1, period_s, min_hz, max_hz, out);
+}
+
+int dsp_events_traj(const dsp_events_t *ev, const dsp_traj_req_t *rq, int final,
+                    dsp_stride_t *st)
+{
+    st->stride_length_m = st->speed_mps = st->turn_deg = st->clearance_m = NAN;
+    st->turning = 0;
+    if (ev->n == 0)
+        return 1;
+    const uint64_t last = ev->n - 1;
+    if (last < rq->end) /* not all there: wait, or (final) no honest end still point */
+        return final ? 1 : 0;
+    const uint64_t w = rq->w, lo = rq->ic + 1, hi = rq->end;
+    if (w == 0 || rq->jb < oldest(ev) || hi + 1 < lo + w || !(ev->rate > 0.0))
+        return 1;
+    /* the next stance's still point: the w-sample window of [lo, hi] with the least summed
+     * |gyr| (as the stride's own, section 3): the norms of the range first (four samples at a
+     * time with SSE2: the same IEEE operations per lane as the scalar sqrtf), then the sliding
+     * sum over them */
+    float nb[TRAJ_SEARCH_MAX];
+    const size_t len = (size_t)(hi + 1 - lo);
+    if (len > TRAJ_SEARCH_MAX)
+        return 1; /* a contact too long for the search buffer (TRAJ_SEARCH_MAX) */
+    size_t i = slot(ev, lo), j = 0;
+    while (j < len) {
+        const size_t run = ev->cap - i < len - j ? ev->cap - i : len - j;
+        const dsp_ev_sample_t *e = &ev->r[i];
+        size_t x = 0;
+#ifdef __SSE2__
+        for (; x + 4 <= run; x += 4) {
+            __m128 r0 = _mm_loadu_ps(&e[x].acc[2]), r1 = _mm_loadu_ps(&e[x + 1].acc[2]);
+            __m128 r2 = _mm_loadu_ps(&e[x + 2].acc[2]), r3 = _mm_loadu_ps(&e[x + 3].acc[2]);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3); /* r1, r2, r3: gyr x, y, z of the four */
+            __m128 q = _mm_add_ps(_mm_add_ps(_mm_mul_ps(r1, r1), _mm_mul_ps(r2, r2)),
+                                  _mm_mul_ps(r3, r3));
+            _mm_storeu_ps(&nb[j + x], _mm_sqrt_ps(q));
+        }
+#endif
+        for (; x < run; x++)
+            nb[j + x] = sqrtf(e[x].gyr[0] * e[x].gyr[0] + e[x].gyr[1] * e[x].gyr[1] +
+                              e[x].gyr[2] * e[x].gyr[2]);
+        j += run;
+        i = 0;
+    }
+    double sum = 0.0, best = INFINITY;
+    size_t jbr = 0;
+    for (size_t k = 0; k < len; k++) {
+        sum += nb[k];
+        if (k >= w)
+            sum -= nb[k - w];
+        if (k + 1 >= w && sum < best)
+            best = sum, jbr = k + 1 - w;
+    }
+    const uint64_t jb = lo + jbr;
+    const uint64_t m0 = rq->jb + w / 2, m1 = jb + w / 2;
+    /* honest only over contiguous, unclipped samples between two still windows */
+    double g0 = 0.0, f0[3] = {0.0, 0.0, 0.0};
+    for (uint64_t u = rq->jb; u < rq->jb + w; u++) {
+        const dsp_ev_sample_t *e = S(ev, u);
+        f0[0] += e->acc[0];
+        f0[1] += e->acc[1];
+        f0[2] += e->acc[2];
+        g0 += gyr_norm(ev, u);
+    }
+    if (g0 / (double)w > DSP_TRAJ_STILL_DPS || best / (double)w > DSP_TRAJ_STILL_DPS)
+        return 1;
+    if (!(fabs((T(ev, m1) - T(ev, m0)) * ev->rate - (double)(m1 - m0)) < 1.5))
+        return 1; /* a dropout inside */
+    /* clip flags of m0 .. m1: at most two contiguous pieces of the ring (vectorised OR) */
+    uint8_t sat = 0;
+    size_t left = (size_t)(m1 + 1 - m0);
+    i = slot(ev, m0);
+    while (left) {
+        size_t run = ev->cap - i < left ? ev->cap - i : left;
+        for (size_t u = 0; u < run; u++)
+            sat |= ev->sat[i + u];
+        left -= run;
+        i = 0;
+    }
+    if (sat)
+        return 1;
+    dsp_traj_t tr;
+    if (dsp_traj_run(ev->r, ev->cap, slot(ev, m0), (size_t)(m1 - m0 + 1), f0, ev->rate,
+                     dsp_traj_block(ev->rate), &tr))
+        return 1;
+    if (!(0.5 * tr.v_res_mps * tr.span_s <= DSP_TRAJ_CORR_FRAC * tr.length_m + DSP_TRAJ_CORR_MIN_M))
+        return 1;
+    st->stride_length_m = tr.length_m;
+    st->speed_mps = tr.length_m / st->stride_s;
+    st->turn_deg = tr.turn_deg;
+    st->clearance_m = tr.clearance_m;
+    st->turning = fabs(tr.turn_deg) > DSP_TURN_DEG;
+    return 1;
 }

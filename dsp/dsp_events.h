@@ -21,6 +21,14 @@
 #define DSP_STILL_FRAC 0.2       /* foot-flat search: window of this fraction of the contact time */
 #define DSP_BRAKE_FRAC 0.5       /* braking_g: searched over this first fraction of the contact */
 #define DSP_PRON_AVG_S 0.020     /* pronation_vel_dps: rate averaged over this span */
+#define DSP_TRAJ_END_FRAC 0.6    /* the next stance's still point is searched in [next IC, next IC
+                                  * + this x contact_s] (METRICS.md section 3) */
+#define DSP_TURN_DEG 20.0        /* |turn_deg| above this: the stride is `turning` */
+#define DSP_TRAJ_CORR_FRAC 0.5   /* ZUPT check: the position correction |v_end| x span / 2 may
+                                  * reach this fraction of the stride length plus
+                                  * DSP_TRAJ_CORR_MIN_M, else the length is not honest */
+#define DSP_TRAJ_CORR_MIN_M 0.1  /* m */
+#define DSP_TRAJ_STILL_DPS 150.0 /* a still window whose mean |gyr| exceeds this is no rest */
 
 /* One ring entry (32 bytes): a sample without its saturation bits (kept in a ring of their own,
  * so that the entry is a plain 32-byte copy on the per-sample path). |acc| and |gyr| are
@@ -30,6 +38,15 @@ typedef struct dsp_ev_sample {
     float acc[3];                /* m/s^2 */
     float gyr[3];                /* deg/s */
 } dsp_ev_sample_t;
+
+/* What a stride's trajectory needs (dsp_events_traj): filled with the stride by dsp_events_step
+ * (ev->req), kept by the caller until the samples are there. */
+typedef struct dsp_traj_req {
+    uint64_t jb;                 /* first sample of the stride's still window */
+    uint64_t w;                  /* its length in samples; 0: no still point, no trajectory */
+    uint64_t ic;                 /* sample before the next IC crossing */
+    uint64_t end;                /* last sample searched for the next stance's still point */
+} dsp_traj_req_t;
 
 typedef struct dsp_events {
     size_t cap;                  /* ring capacity, samples (exactly as asked, >= 64) */
@@ -55,6 +72,7 @@ typedef struct dsp_events {
      * the last amp: recomputed only when they change (the step runs every few samples) */
     double m_period, m_last, m_rate, m_amp, m_thr;
     uint64_t m_w, m_stance, m_horizon;
+    dsp_traj_req_t req;          /* of the stride last returned by dsp_events_step / _flush */
 } dsp_events_t;
 
 /* Allocates the ring for cap samples. Returns 0 or -1 (OOM). */
@@ -92,5 +110,13 @@ int dsp_events_step(dsp_events_t *ev, double period_s, double min_hz, double max
  * like dsp_events_step. */
 int dsp_events_flush(dsp_events_t *ev, double period_s, double min_hz, double max_hz,
                      dsp_stride_t *out);
+
+/* Stride length, speed, turn and clearance of stride st (from dsp_events_step with request rq):
+ * strapdown integration with ZUPT from its still point to the next stance's still point
+ * (dsp_traj.h). Returns 0 while the samples up to rq->end have not all arrived (unless final:
+ * end of input or a full queue, then 1 with NAN: no honest end point), else 1 with the fields
+ * set (NAN where not honest: METRICS.md section 3). */
+int dsp_events_traj(const dsp_events_t *ev, const dsp_traj_req_t *rq, int final,
+                    dsp_stride_t *st);
 
 #endif

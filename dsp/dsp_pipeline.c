@@ -9,6 +9,7 @@
 #include <string.h>
 #include "dsp.h"
 #include "dsp_events.h"
+#include "dsp_traj.h"
 #include "dsp_spectrum.h"
 #include "dsp_stats.h"
 #ifdef __SSE2__
@@ -59,7 +60,14 @@ typedef struct foot {
     double ic[IC_HIST]; /* recent IC times, ascending */
     unsigned ic_n;
     dsp_stride_t pend[PEND_MAX];
+    dsp_traj_req_t preq[PEND_MAX]; /* what each pending stride's trajectory needs */
     unsigned pend_n;
+    /* released strides (in the statistics, drift bins and `recent`) whose trajectory awaits the
+     * next stance's still point: they reach the output queue when it is done */
+    dsp_stride_t wait[PEND_MAX];
+    dsp_traj_req_t wreq[PEND_MAX];
+    size_t wrec[PEND_MAX]; /* their slot in `recent` */
+    unsigned wait_n;
     double prev_ic, prev_next; /* last stride, for the clock-offset estimate one stride later */
     int have_prev;
     unsigned det_cnt, det_every; /* samples since the last detector run, batch size */
@@ -88,6 +96,8 @@ struct dsp_pipeline {
     dsp_stride_t *recent; /* ring of finished strides for the rolling window */
     size_t rec_cap, rec_head, rec_n;
     dsp_acc_t acc[3][2]; /* session sums per mode, per foot */
+    dsp_acc_t acc_str[3][2]; /* the same over the strides not flagged turning */
+    uint32_t n_turning;      /* strides flagged turning */
     double t_first, t_last;
     /* the last OFF_RING clock-offset samples, s (R clock minus L clock), kept sorted by value
      * and then by ring slot (the order of a stable sort of the ring), with their ring slots */
@@ -409,7 +419,7 @@ static void bins_merge(dsp_pipeline_t *p)
     p->bin_w *= 2.0;
 }
 
-static void out_push(dsp_pipeline_t *p, const dsp_stride_t *st)
+static void outq_push(dsp_pipeline_t *p, const dsp_stride_t *st)
 {
     if (p->out_n == OUTQ_MAX) { /* nobody pops: drop the oldest */
         p->out_head = (p->out_head + 1) % OUTQ_MAX;
@@ -417,7 +427,36 @@ static void out_push(dsp_pipeline_t *p, const dsp_stride_t *st)
     }
     p->outq[(p->out_head + p->out_n) % OUTQ_MAX] = *st;
     p->out_n++;
-    p->recent[(p->rec_head + p->rec_n) % p->rec_cap] = *st;
+}
+
+/* The drift-bin cell holding a stride of time t_ic, mode and foot (creating it if needed). */
+static dsp_acc_t *bin_cell(dsp_pipeline_t *p, double t_ic, int mode, int foot)
+{
+    double rel = t_ic - p->bin_t0;
+    if (rel < 0.0)
+        rel = 0.0;
+    while (rel >= DRIFT_BINS * p->bin_w)
+        bins_merge(p);
+    size_t b = (size_t)(rel / p->bin_w);
+    while (!p->bin[b][mode][foot] && !p->cell_free_n) { /* no cell left: coarser bins */
+        bins_merge(p);
+        b = (size_t)(rel / p->bin_w);
+    }
+    if (!p->bin[b][mode][foot]) {
+        unsigned c = p->cell_free[--p->cell_free_n];
+        memset(&p->cell[c], 0, sizeof p->cell[c]);
+        p->bin[b][mode][foot] = (uint16_t)(c + 1);
+    }
+    return &p->cell[p->bin[b][mode][foot] - 1];
+}
+
+/* A released stride into the statistics (session sums, drift bins, the rolling window's
+ * `recent`), at the moment the other foot allows it (the order of every figure's sums is that
+ * of the releases). Returns its slot in `recent`. */
+static size_t stats_push(dsp_pipeline_t *p, const dsp_stride_t *st)
+{
+    size_t slot = (p->rec_head + p->rec_n) % p->rec_cap;
+    p->recent[slot] = *st;
     if (p->rec_n < p->rec_cap)
         p->rec_n++;
     else
@@ -426,24 +465,69 @@ static void out_push(dsp_pipeline_t *p, const dsp_stride_t *st)
     /* drift bins: fixed count, widths doubled (pairs merged) as the session grows */
     if (isnan(p->bin_t0))
         p->bin_t0 = st->t_ic;
-    double rel = st->t_ic - p->bin_t0;
-    if (rel < 0.0)
-        rel = 0.0;
-    while (rel >= DRIFT_BINS * p->bin_w)
-        bins_merge(p);
-    size_t b = (size_t)(rel / p->bin_w);
-    while (!p->bin[b][st->mode][st->foot] && !p->cell_free_n) { /* no cell left: coarser bins */
-        bins_merge(p);
-        b = (size_t)(rel / p->bin_w);
-    }
-    if (!p->bin[b][st->mode][st->foot]) {
-        unsigned c = p->cell_free[--p->cell_free_n];
-        memset(&p->cell[c], 0, sizeof p->cell[c]);
-        p->bin[b][st->mode][st->foot] = (uint16_t)(c + 1);
-    }
-    dsp_acc_add(&p->cell[p->bin[b][st->mode][st->foot] - 1], st);
+    dsp_acc_add(bin_cell(p, st->t_ic, st->mode, st->foot), st);
     if (!(st->t_ic <= p->t_last_ic))
         p->t_last_ic = st->t_ic;
+    return slot;
+}
+
+/* A stride whose trajectory is known: the turn segmentation's sums, and (later: with_traj 0,
+ * stats_push saw NAN there) its stride length and speed into the session sums, its drift-bin
+ * cell and its copy in `recent`; then to the output queue. */
+static void traj_push(dsp_pipeline_t *p, const dsp_stride_t *st, size_t slot, int with_traj)
+{
+    if (st->turning)
+        p->n_turning++;
+    else
+        dsp_acc_add(&p->acc_str[st->mode][st->foot], st);
+    if (!with_traj) {
+        const int ms[2] = {DSP_M_STRIDE_LENGTH, DSP_M_SPEED};
+        dsp_acc_t *cell = bin_cell(p, st->t_ic, st->mode, st->foot);
+        for (int i = 0; i < 2; i++) {
+            dsp_acc_add_metric(&p->acc[st->mode][st->foot], st, ms[i]);
+            dsp_acc_add_metric(cell, st, ms[i]);
+        }
+        dsp_stride_t *r = &p->recent[slot];
+        if (r->foot == st->foot && r->index == st->index && r->t_ic == st->t_ic)
+            *r = *st;
+    }
+    outq_push(p, st);
+}
+
+/* Foot k's released strides waiting for their trajectory, in order, as far as their samples
+ * have arrived (final: end of input, with what there is). */
+static void wait_drain(dsp_pipeline_t *p, int k, int final)
+{
+    foot_t *f = &p->f[k];
+    unsigned done = 0;
+    while (done < f->wait_n &&
+           dsp_events_traj(&f->ev, &f->wreq[done], final, &f->wait[done])) {
+        traj_push(p, &f->wait[done], f->wrec[done], 0);
+        done++;
+    }
+    if (done) {
+        memmove(f->wait, f->wait + done, (f->wait_n - done) * sizeof f->wait[0]);
+        memmove(f->wreq, f->wreq + done, (f->wait_n - done) * sizeof f->wreq[0]);
+        memmove(f->wrec, f->wrec + done, (f->wait_n - done) * sizeof f->wrec[0]);
+        f->wait_n -= done;
+    }
+}
+
+/* A released stride of foot k: with its trajectory when the samples are there (or at the end
+ * of input), else into the statistics now and to the output when its trajectory is done. */
+static void out_push(dsp_pipeline_t *p, int k, dsp_stride_t *st, const dsp_traj_req_t *rq,
+                     int force)
+{
+    foot_t *f = &p->f[k];
+    if (f->wait_n == 0 && dsp_events_traj(&f->ev, rq, force, st)) {
+        traj_push(p, st, stats_push(p, st), 1);
+        return;
+    }
+    if (f->wait_n == PEND_MAX)
+        wait_drain(p, k, 1);
+    f->wreq[f->wait_n] = *rq;
+    f->wrec[f->wait_n] = stats_push(p, st); /* trajectory fields NAN: counted later */
+    f->wait[f->wait_n++] = *st;
 }
 
 /* Added to a time of foot 1-k's clock to put it on foot k's clock (estimated offset). */
@@ -491,11 +575,12 @@ static void release(dsp_pipeline_t *p, int k, int force)
         if (p->s.clock_sync && p->off_n < OFF_MIN &&
             !(fabs(st->step_s - 0.5 * st->stride_s) <= DSP_UNSYNC_FRAC * st->stride_s))
             st->step_s = st->flight_s = NAN;
-        out_push(p, st);
+        out_push(p, k, st, &f->preq[done], force);
         done++;
     }
     if (done) {
         memmove(f->pend, f->pend + done, (f->pend_n - done) * sizeof f->pend[0]);
+        memmove(f->preq, f->preq + done, (f->pend_n - done) * sizeof f->preq[0]);
         f->pend_n -= done;
     }
 }
@@ -594,8 +679,11 @@ static void detect(dsp_pipeline_t *p, int k, int flush)
         }
         if (f->pend_n == PEND_MAX)
             release(p, k, 1);
+        f->preq[f->pend_n] = f->ev.req;
         f->pend[f->pend_n++] = st;
     }
+    /* released strides whose trajectory's samples have arrived since */
+    wait_drain(p, k, flush);
     release(p, k, 0);
     release(p, 1 - k, 0);
 }
@@ -736,6 +824,8 @@ void dsp_pipeline_finish(dsp_pipeline_t *p)
     }
     release(p, 0, 1);
     release(p, 1, 1);
+    wait_drain(p, 0, 1);
+    wait_drain(p, 1, 1);
 }
 
 static void window_fft(const dsp_pipeline_t *p, dsp_window_t *w, int session)
@@ -892,6 +982,24 @@ void dsp_pipeline_summary(const dsp_pipeline_t *p, dsp_summary_t *out)
         dsp_window_fill(main, all, out->n_running, out->n_walking);
     }
     window_fft(p, main, 1);
+    /* `straight`: the strides of `main` not flagged turning (symmetry without the turns) */
+    out->n_turning = p->n_turning;
+    {
+        dsp_acc_t str[2] = {{0}, {0}};
+        for (int m = 0; m < 3; m++) {
+            if (out->n_running && m != DSP_MODE_RUN)
+                continue;
+            for (int k = 0; k < 2; k++)
+                dsp_acc_merge(&str[k], &p->acc_str[m][k]);
+        }
+        const dsp_acc_t *run = p->acc_str[DSP_MODE_RUN], *walk = p->acc_str[DSP_MODE_WALK];
+        uint32_t sr = out->n_running ? run[0].n + run[1].n : 0;
+        uint32_t sw = out->n_running ? 0 : walk[0].n + walk[1].n;
+        out->straight.t_start = t0;
+        out->straight.t_end = t1;
+        dsp_window_fill(&out->straight, str, sr, sw);
+        out->straight.stride_hz_fft = out->straight.cadence_fft_spm = NAN;
+    }
     /* the session's spectral cadence spans every mode: compared only in a one-mode session */
     if (out->n_running && out->n_walking)
         main->cadence_disagree = 0;

@@ -6,7 +6,8 @@
 static const char *const names[DSP_NMETRIC] = {
     "stride_s",       "contact_s",        "swing_s",       "step_s",           "flight_s",
     "duty",           "cadence_spm",      "impact_g",      "braking_g",        "pushoff_dps",
-    "swing_peak_dps", "strike_angle_deg", "pronation_deg", "pronation_vel_dps"};
+    "swing_peak_dps", "strike_angle_deg", "pronation_deg", "pronation_vel_dps",
+    "stride_length_m", "speed_mps"};
 
 const char *dsp_metric_name(int m)
 {
@@ -44,6 +45,10 @@ double dsp_stride_metric(const dsp_stride_t *s, int m)
         return s->pronation_deg;
     case DSP_M_PRONATION_VEL:
         return s->pronation_vel_dps;
+    case DSP_M_STRIDE_LENGTH:
+        return s->stride_length_m;
+    case DSP_M_SPEED:
+        return s->speed_mps;
     default:
         return NAN;
     }
@@ -70,6 +75,13 @@ void dsp_acc_add(dsp_acc_t *a, const dsp_stride_t *s)
         if (isfinite(v))
             a->mn[m]++, a->ms[m] += v, a->ms2[m] += v * v;
     }
+}
+
+void dsp_acc_add_metric(dsp_acc_t *a, const dsp_stride_t *s, int m)
+{
+    double v = dsp_stride_metric(s, m);
+    if (m >= 0 && m < DSP_NMETRIC && isfinite(v))
+        a->mn[m]++, a->ms[m] += v, a->ms2[m] += v * v;
 }
 
 void dsp_acc_merge(dsp_acc_t *a, const dsp_acc_t *b)

@@ -15,6 +15,9 @@ typedef struct dsp_acc {
 } dsp_acc_t;
 
 void dsp_acc_add(dsp_acc_t *a, const dsp_stride_t *s);
+/* Adds metric m of s alone (its finite value to mn, ms, ms2): a figure known after the stride
+ * was added (the stride length, whose trajectory ends after the stride's release). */
+void dsp_acc_add_metric(dsp_acc_t *a, const dsp_stride_t *s, int m);
 void dsp_acc_merge(dsp_acc_t *a, const dsp_acc_t *b);
 /* Means of the accumulated strides (NAN where there are none); contact CV in percent uses the
  * sample standard deviation (NAN below 2 strides). */

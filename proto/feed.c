@@ -100,6 +100,12 @@ json_t *feed_stride(const char *athlete, const dsp_stride_t *s)
                                        : json_object_set_new(o, "strike", json_null());
     err |= set_num(o, "pronation_deg", s->pronation_deg);
     err |= set_num(o, "pronation_vel_dps", s->pronation_vel_dps);
+    err |= set_num(o, "stride_length_m", s->stride_length_m);
+    err |= set_num(o, "speed_mps", s->speed_mps);
+    err |= set_num(o, "turn_deg", s->turn_deg);
+    err |= set_num(o, "clearance_m", s->clearance_m);
+    err |= json_object_set_new(o, "turning",
+                               isfinite(s->turn_deg) ? json_boolean(s->turning) : json_null());
     err |= set_str(o, "mode", feed_mode_name(s->mode));
     if (s->saturated) {
         json_t *sat = json_array();
@@ -127,6 +133,7 @@ json_t *feed_stride(const char *athlete, const dsp_stride_t *s)
 #define DEC_G 5      /* g: 10 ug; an accelerometer count is >= 61 ug (+-2 g) */
 #define DEC_DPS 4    /* deg/s: a gyro count is >= 0.0038 deg/s (+-125 deg/s) */
 #define DEC_DEG 4
+#define DEC_M 4      /* m, m/s: 0.1 mm, far below what the integration resolves */
 
 static const uint64_t pow10_u64[10] = {1u,      10u,      100u,      1000u,      10000u,
                                        100000u, 1000000u, 10000000u, 100000000u, 1000000000u};
@@ -231,7 +238,7 @@ static char *put_lit(char *p, const char *lit)
 
 int feed_stride_write(const dsp_stride_t *s, char *buf, size_t cap)
 {
-    /* every field at its widest: 19 keys of <= 22 bytes and numbers of <= 32 bytes, strings */
+    /* every field at its widest: 24 keys of <= 22 bytes and numbers of <= 32 bytes, strings */
     if (cap < FEED_STRIDE_LINE_MAX)
         return -1;
     char *p = buf;
@@ -281,6 +288,16 @@ int feed_stride_write(const dsp_stride_t *s, char *buf, size_t cap)
     p = put_fixed(p, s->pronation_deg, DEC_DEG);
     p = put_lit(p, ",\"pronation_vel_dps\":");
     p = put_fixed(p, s->pronation_vel_dps, DEC_DPS);
+    p = put_lit(p, ",\"stride_length_m\":");
+    p = put_fixed(p, s->stride_length_m, DEC_M);
+    p = put_lit(p, ",\"speed_mps\":");
+    p = put_fixed(p, s->speed_mps, DEC_M);
+    p = put_lit(p, ",\"turn_deg\":");
+    p = put_fixed(p, s->turn_deg, DEC_DEG);
+    p = put_lit(p, ",\"clearance_m\":");
+    p = put_fixed(p, s->clearance_m, DEC_M);
+    p = put_lit(p, !isfinite(s->turn_deg) ? ",\"turning\":null"
+                                          : (s->turning ? ",\"turning\":true" : ",\"turning\":false"));
     p = put_lit(p, ",\"mode\":\"");
     p = put_lit(p, feed_mode_name(s->mode));
     *p++ = '"';
@@ -447,10 +464,13 @@ json_t *feed_summary(const char *athlete, const dsp_summary_t *s)
         err |= set_int(n, "R", s->n_strides[DSP_RIGHT]);
         err |= set_int(n, "running", s->n_running);
         err |= set_int(n, "walking", s->n_walking);
+        err |= set_int(n, "turning", s->n_turning);
     }
     err |= set_obj(o, "n_strides", n);
     err |= set_obj(o, "running", mode_block(&s->running));
     err |= set_obj(o, "walking", mode_block(&s->walking));
+    err |= set_int(o, "n_turning", s->n_turning);
+    err |= set_obj(o, "straight", mode_block(&s->straight));
     err |= set_obj(o, "drift", drift_block(s));
     err |= set_str(o, "disclaimer", DISCLAIMER);
     if (err) {

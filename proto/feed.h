@@ -14,7 +14,8 @@
  *  "stride_s":..,"contact_s":..,"swing_s":..,"step_s":..,"flight_s":..,"duty":..,
  *  "cadence_spm":..,"impact_g":..,"pushoff_dps":..,"swing_peak_dps":..,"braking_g":..,
  *  "strike_angle_deg":..,"strike":"rear"|"mid"|"fore"|null,"pronation_deg":..,
- *  "pronation_vel_dps":..,"mode":"run"}
+ *  "pronation_vel_dps":..,"stride_length_m":..,"speed_mps":..,"turn_deg":..,
+ *  "clearance_m":..,"turning":true|false|null,"mode":"run"}
  * athlete may be NULL (offline analysis): then the key is omitted. */
 json_t *feed_stride(const char *athlete, const dsp_stride_t *s);
 
@@ -23,7 +24,7 @@ json_t *feed_stride(const char *athlete, const dsp_stride_t *s);
  * a fixed number of decimals per unit (FEEDS.md, "Precision of gaitctl analyze's stride lines"),
  * then '\n' and a NUL. Returns the length (without the NUL), or -1 if cap is below
  * FEED_STRIDE_LINE_MAX. No allocation: the fast path of `gaitctl analyze`. */
-#define FEED_STRIDE_LINE_MAX 1024
+#define FEED_STRIDE_LINE_MAX 1536
 int feed_stride_write(const dsp_stride_t *s, char *buf, size_t cap);
 
 /* {"type":"window","v":1,"athlete":..,"t_start":..,"t_end":..,"mode":..,"cadence_spm":..,
@@ -32,7 +33,9 @@ int feed_stride_write(const dsp_stride_t *s, char *buf, size_t cap);
 json_t *feed_window(const char *athlete, const dsp_window_t *w);
 
 /* {"type":"summary","v":1,"cadence_spm":..,"symmetry":{...},"focus":[],"L":{..},"R":{..},
- *  "running":{window-like},"walking":{..},"n_strides":{"L":..,"R":..},"duration_s":..,
+ *  "running":{window-like},"walking":{..},"n_strides":{"L":..,"R":..,"running":..,"walking":..,
+ *  "turning":..},"n_turning":..,"straight":{window-like: main without turning strides},
+ *  "duration_s":..,
  *  "disclaimer":"Training aid, not a diagnosis."} */
 json_t *feed_summary(const char *athlete, const dsp_summary_t *s);
 

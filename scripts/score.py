@@ -63,13 +63,15 @@ def load_truth(path):
             p = [x.strip() for x in line.split(",")]
             if p[0] == "foot":
                 continue
-            if len(p) != 5 or p[0] not in ("L", "R"):
-                raise InputError("%s:%d: expected foot,activity,t_ic,t_to,t_next_ic" % (path, lineno))
+            if len(p) not in (5, 6) or p[0] not in ("L", "R"):
+                raise InputError("%s:%d: expected foot,activity,t_ic,t_to,t_next_ic"
+                                 "[,stride_length_m]" % (path, lineno))
             try:
                 t = [float(x) for x in p[2:]]
             except ValueError:
                 raise InputError("%s:%d: not a number" % (path, lineno))
-            out.append(dict(foot=p[0], activity=p[1], t_ic=t[0], t_to=t[1], t_next_ic=t[2]))
+            out.append(dict(foot=p[0], activity=p[1], t_ic=t[0], t_to=t[1], t_next_ic=t[2],
+                            stride_length_m=t[3] if len(t) > 3 else None))
     return out, offsets
 
 
@@ -116,6 +118,20 @@ def err_stats(errs_s):
     a = [abs(e) * 1000.0 for e in errs_s]
     return dict(n=len(a), median_ms=percentile(a, 50), p95_ms=percentile(a, 95), max_ms=max(a),
                 bias_ms=1000.0 * sum(errs_s) / len(errs_s))
+
+
+def len_stats(errs, truths):
+    """errs: signed length (or speed) errors, truths: the true values -> |error| median, P95,
+    bias, in units and in % of the truth."""
+    if not errs:
+        return dict(n=0, median=None, p95=None, bias=None, median_pct=None, p95_pct=None,
+                    bias_pct=None)
+    a = [abs(e) for e in errs]
+    pc = [100.0 * e / t for e, t in zip(errs, truths)]
+    ap = [abs(x) for x in pc]
+    return dict(n=len(a), median=percentile(a, 50), p95=percentile(a, 95),
+                bias=sum(errs) / len(errs), median_pct=percentile(ap, 50),
+                p95_pct=percentile(ap, 95), bias_pct=sum(pc) / len(pc))
 
 
 def si(l, r):
@@ -186,6 +202,8 @@ def score(truth, offsets, strides, summary, true_clock=False):
         truth_m = truth
     res = dict(truth_strides=len(truth), detected_strides=len(strides), feet={})
     errs = dict(ic=[], to=[], contact=[], stride=[])
+    lerr, ltru, serr, stru = [], [], [], []
+    n_len_truth = n_len_null = 0
     n_match = n_det_in = 0
     for f in "LR":
         tf = sorted([s for s in truth_m if s["foot"] == f], key=lambda s: s["t_ic"])
@@ -213,6 +231,20 @@ def score(truth, offsets, strides, summary, true_clock=False):
                 st = d["t_next_ic"] - d["t_ic"]
             if st is not None:
                 errs["stride"].append(st - (t["t_next_ic"] - t["t_ic"]))
+            tl = t.get("stride_length_m")
+            if tl is not None and tl > 0:
+                n_len_truth += 1
+                dl = num(d.get("stride_length_m"))
+                if dl is None:
+                    n_len_null += 1
+                else:
+                    lerr.append(dl - tl)
+                    ltru.append(tl)
+                    tsp = tl / (t["t_next_ic"] - t["t_ic"])
+                    ds = num(d.get("speed_mps"))
+                    if ds is not None:
+                        serr.append(ds - tsp)
+                        stru.append(tsp)
         res["feet"][f] = dict(truth=len(tf), detected=len(df), detected_in_span=len(det_in),
                               matched=len(pairs))
         n_match += len(pairs)
@@ -223,6 +255,10 @@ def score(truth, offsets, strides, summary, true_clock=False):
     res["precision"] = n_match / n_det_in if n_det_in else None
     for k in errs:
         res[k + "_error"] = err_stats(errs[k])
+    # stride length and speed (truth with lengths only): matched strides with a true length,
+    # those the analysis left null, and the errors of the others
+    res["length"] = dict(truth_n=n_len_truth, null_n=n_len_null, error_m=len_stats(lerr, ltru),
+                         speed_error_mps=len_stats(serr, stru))
     tfig = truth_figures(truth) if truth else {}
     sym = (summary or {}).get("symmetry") or {}
     res["symmetry"] = {}
@@ -236,6 +272,61 @@ def score(truth, offsets, strides, summary, true_clock=False):
     res["truth_subset"] = tfig.get("subset")
     res["has_summary"] = summary is not None
     return res
+
+
+def straights(strides):
+    """Per foot, the runs of consecutive strides (by index) not flagged turning, split at the
+    turning ones (and at a missing index): sum of stride_length_m, count, nulls; plus the turning
+    strides. For recordings without a length reference (gaitmap: 2 x 20 m with one turn)."""
+    out = {}
+    for f in "LR":
+        st = sorted([s for s in strides if s["foot"] == f], key=lambda s: s.get("index", 0))
+        runs, turns, cur, prev = [], [], None, None
+        for s in st:
+            gap = prev is not None and s.get("index", 0) != prev + 1
+            prev = s.get("index", 0)
+            if s.get("turning") is True:
+                turns.append(dict(index=s.get("index"), t_ic=s["t_ic"], turn_deg=num(s.get("turn_deg")),
+                                  stride_length_m=num(s.get("stride_length_m"))))
+                cur = None
+                continue
+            if cur is None or gap:
+                cur = dict(first=s.get("index"), t_start=s["t_ic"], n=0, nulls=0, sum_m=0.0)
+                runs.append(cur)
+            cur["n"] += 1
+            cur["t_end"] = s.get("t_next_ic", s["t_ic"])
+            ln = num(s.get("stride_length_m"))
+            if ln is None:
+                cur["nulls"] += 1
+            else:
+                cur["sum_m"] += ln
+        out[f] = dict(straights=runs, turning=turns)
+    return out
+
+
+def print_straights(sg, out):
+    out.write("stride lengths per straight (runs of strides not flagged turning):\n")
+    for f in "LR":
+        for r in sg[f]["straights"]:
+            out.write("  %s: strides %d.. (%d, %d null), t %.2f-%.2f s: sum %.2f m\n"
+                      % (f, r["first"], r["n"], r["nulls"], r["t_start"], r["t_end"], r["sum_m"]))
+        for t in sg[f]["turning"]:
+            out.write("  %s: stride %s at t %.2f s turning: %s deg, length %s m\n"
+                      % (f, t["index"], t["t_ic"], fmt(t["turn_deg"], "%+.1f"),
+                         fmt(t["stride_length_m"], "%.2f")))
+    tot = {}
+    for f in "LR":
+        tot[f] = (sum(r["sum_m"] for r in sg[f]["straights"]) +
+                  sum(t["stride_length_m"] or 0.0 for t in sg[f]["turning"]))
+    out.write("  all strides: L %.2f m, R %.2f m, L - R %+.2f m\n"
+              % (tot["L"], tot["R"], tot["L"] - tot["R"]))
+    ls, rs = sg["L"]["straights"], sg["R"]["straights"]
+    if len(ls) == len(rs):
+        for i, (a, b) in enumerate(zip(ls, rs)):
+            mean = 0.5 * (a["sum_m"] + b["sum_m"])
+            out.write("  straight %d: L %.2f m, R %.2f m, L - R %+.2f m (%+.1f %% of the mean)\n"
+                      % (i + 1, a["sum_m"], b["sum_m"], a["sum_m"] - b["sum_m"],
+                         100.0 * (a["sum_m"] - b["sum_m"]) / mean if mean else 0.0))
 
 
 def fmt(x, spec="%.1f"):
@@ -261,6 +352,19 @@ def print_human(r, out):
         out.write("  %-15s truth %7s %%  analysis %7s %%  error %7s pp\n"
                   % (k, fmt(v["truth"], "%+.2f"), fmt(v["analysis"], "%+.2f"),
                      fmt(v["error_pp"], "%+.2f")))
+    ln = r["length"]
+    if ln["truth_n"]:
+        e, sp = ln["error_m"], ln["speed_error_mps"]
+        out.write("stride length: %d matched strides with a true length, %d null; |error| median "
+                  "%s m (%s %%), P95 %s m (%s %%), bias %s m (%s %%)\n"
+                  % (ln["truth_n"], ln["null_n"], fmt(e["median"], "%.3f"),
+                     fmt(e["median_pct"], "%.1f"), fmt(e["p95"], "%.3f"),
+                     fmt(e["p95_pct"], "%.1f"), fmt(e["bias"], "%+.3f"),
+                     fmt(e["bias_pct"], "%+.1f")))
+        out.write("speed: |error| median %s m/s (%s %%), P95 %s m/s (%s %%), bias %s m/s (%s %%)\n"
+                  % (fmt(sp["median"], "%.3f"), fmt(sp["median_pct"], "%.1f"),
+                     fmt(sp["p95"], "%.3f"), fmt(sp["p95_pct"], "%.1f"),
+                     fmt(sp["bias"], "%+.3f"), fmt(sp["bias_pct"], "%+.1f")))
     c = r["cadence"]
     out.write("cadence: truth %s, analysis %s, error %s steps/min\n"
               % (fmt(c["truth_spm"]), fmt(c["analysis_spm"]), fmt(c["error_spm"], "%+.2f")))
@@ -289,6 +393,13 @@ def check(r, a):
     over("|contact SI error| pp", abs(e) if e is not None else None, a.max_contact_si_err_pp)
     e = r["cadence"]["error_spm"]
     over("|cadence error| spm", abs(e) if e is not None else None, a.max_cadence_err_spm)
+    ln = r["length"]
+    over("stride length |error| P95 %", ln["error_m"]["p95_pct"], a.max_length_p95_pct)
+    b = ln["error_m"]["bias_pct"]
+    over("|stride length bias| %", abs(b) if b is not None else None, a.max_length_bias_pct)
+    if a.max_length_null_frac is not None:
+        frac = ln["null_n"] / ln["truth_n"] if ln["truth_n"] else None
+        over("stride length null fraction", frac, a.max_length_null_frac)
     return bad
 
 
@@ -349,8 +460,30 @@ def self_test():
     expect(abs(r2["ic_error"]["max_ms"] - 98.0) < 1e-6, "true-clock IC error")
     a = argparse.Namespace(min_recall=0.99, min_precision=None, max_ic_p95_ms=5.0,
                            max_to_p95_ms=None, max_contact_p95_ms=None,
-                           max_contact_si_err_pp=None, max_cadence_err_spm=None)
+                           max_contact_si_err_pp=None, max_cadence_err_spm=None,
+                           max_length_p95_pct=None, max_length_bias_pct=None,
+                           max_length_null_frac=None)
     expect(len(check(r, a)) == 1, "threshold check %s" % check(r, a))
+    expect(r["length"]["truth_n"] == 0, "5-column truth has no lengths")
+    # 6-column truth (stride_length_m): length and speed errors
+    with open(tp, "w") as f:
+        f.write("foot,activity,t_ic,t_to,t_next_ic,stride_length_m\n")
+        for i in range(4):
+            f.write("L,run,%.6f,%.6f,%.6f,2.0000\n" % (1.0 + i, 1.25 + i, 2.0 + i))
+    with open(jp, "w") as f:
+        for i, ln in enumerate((2.1, 1.9, None, 2.2)):
+            f.write(json.dumps(dict(type="stride", foot="L", t_ic=1.0 + i, t_to=1.25 + i,
+                                    t_next_ic=2.0 + i, stride_s=1.0, stride_length_m=ln,
+                                    speed_mps=ln)) + "\n")
+    truth, offs = load_truth(tp)
+    strides, summ = load_analysis(jp)
+    r3 = score(truth, offs, strides, summ)
+    L3 = r3["length"]
+    expect(L3["truth_n"] == 4 and L3["null_n"] == 1, "length counts %s" % L3)
+    expect(abs(L3["error_m"]["median"] - 0.1) < 1e-9 and
+           abs(L3["error_m"]["bias"] - 0.2 / 3) < 1e-9 and
+           abs(L3["error_m"]["bias_pct"] - 10.0 / 3) < 1e-9, "length errors %s" % L3)
+    expect(abs(L3["speed_error_mps"]["median"] - 0.1) < 1e-9, "speed errors %s" % L3)
     sys.stdout.write("score.py self-test: %s\n" % ("1 passed, 0 failed" if ok else "0 passed, 1 failed"))
     return 0 if ok else 1
 
@@ -373,6 +506,13 @@ def main(argv):
     ap.add_argument("--max-contact-p95-ms", type=float)
     ap.add_argument("--max-contact-si-err-pp", type=float)
     ap.add_argument("--max-cadence-err-spm", type=float)
+    ap.add_argument("--straights", action="store_true",
+                    help="also print stride-length sums per straight and the turning strides")
+    ap.add_argument("--max-length-p95-pct", type=float,
+                    help="stride length |error| P95, %% of the true length")
+    ap.add_argument("--max-length-bias-pct", type=float, help="|mean stride length error|, %%")
+    ap.add_argument("--max-length-null-frac", type=float,
+                    help="fraction of matched strides with a true length left null")
     a = ap.parse_args(argv[1:])
     try:
         truth, offs = load_truth(a.truth)
@@ -383,10 +523,14 @@ def main(argv):
     r = score(truth, offs, strides, summ, a.true_clock)
     bad = check(r, a)
     r["violations"] = bad
+    if a.straights:
+        r["straights"] = straights(strides)
     if a.json:
         sys.stdout.write(json.dumps(r, sort_keys=True) + "\n")
     else:
         print_human(r, sys.stdout)
+        if a.straights:
+            print_straights(r["straights"], sys.stdout)
         for b in bad:
             sys.stdout.write("FAIL: %s\n" % b)
     return 1 if bad else 0

@@ -376,7 +376,7 @@ static void test_robustness(void **state)
     dsp_pipeline_t *p = dsp_pipeline_new(&set);
     synth_t sy = running(500.0);
     dsp_sample_t s;
-    int sat_seen = 0, n = 0;
+    int sat_seen = 0, n = 0, traj_cut = 0;
     dsp_stride_t st;
     for (long i = 0; i < 60 * 500; i++) {
         double t = i / 500.0;
@@ -391,6 +391,16 @@ static void test_robustness(void **state)
         while (dsp_pipeline_pop_stride(p, &st)) {
             n++;
             assert_true(st.t_next_ic < 30.0 || st.t_ic > 30.5);
+            /* the trajectory runs to the next stance's still point: none across the dropout,
+             * none over the clipped sample (it lies in the next stance of the stride before) */
+            if (st.t_next_ic < 30.0 && st.t_next_ic + 0.6 * st.contact_s > 30.0) {
+                assert_true(isnan(st.stride_length_m) && isnan(st.turn_deg));
+            }
+            if (st.foot == 0 && fabs(st.t_next_ic - (sy.t0[0] + 40 * sy.T[0])) < 0.01) {
+                assert_true(isnan(st.stride_length_m) && isnan(st.speed_mps));
+                assert_int_equal(st.turning, 0);
+                traj_cut++;
+            }
             if (st.saturated) {
                 sat_seen++;
                 assert_true(st.foot == 0 && fabs(st.t_ic - (sy.t0[0] + 40 * sy.T[0])) < 0.01);
@@ -400,6 +410,7 @@ static void test_robustness(void **state)
     }
     assert_int_equal(sat_seen, 1);
     assert_true(n > 140);
+    assert_int_equal(traj_cut, 1);
     /* non-finite values and time going back are rejected without harm */
     make_sample(&sy, 0, 61.0, &s);
     s.gyr[1] = NAN;

@@ -31,6 +31,11 @@ static dsp_stride_t sample_stride(void)
     s.impact_g = 6.5;
     s.pushoff_dps = 650.0;
     s.swing_peak_dps = 900.0;
+    s.stride_length_m = 2.3456;
+    s.speed_mps = 2.3456 / 0.716;
+    s.turn_deg = 24.5;
+    s.clearance_m = NAN;
+    s.turning = 1;
     return s;
 }
 
@@ -57,6 +62,12 @@ static void test_stride(void **state)
     assert_true(json_is_real(json_object_get(o, "braking_g")));
     assert_true(json_is_null(json_object_get(o, "strike")));
     assert_true(json_is_real(json_object_get(o, "pronation_vel_dps")));
+    /* stride length, speed, turn (ZUPT): values, null when NAN, turning a boolean */
+    assert_true(fabs(json_real_value(json_object_get(o, "stride_length_m")) - 2.3456) < 1e-12);
+    assert_true(json_is_real(json_object_get(o, "speed_mps")));
+    assert_true(fabs(json_real_value(json_object_get(o, "turn_deg")) - 24.5) < 1e-12);
+    assert_true(json_is_null(json_object_get(o, "clearance_m")));
+    assert_true(json_is_true(json_object_get(o, "turning")));
     json_t *sat = json_object_get(o, "saturated");
     assert_int_equal(json_array_size(sat), 2);
     char *txt = json_dumps(o, JSON_COMPACT);
@@ -164,6 +175,9 @@ static void test_summary(void **state)
     s.running = s.main;
     fill_window(&s.walking, 0);
     s.cadence_spm = 170.0;
+    s.n_turning = 12;
+    fill_window(&s.straight, 1);
+    s.straight.foot[0].n = 200;
     json_t *o = feed_summary(NULL, &s);
     assert_non_null(o);
     assert_string_equal(json_string_value(json_object_get(o, "type")), "summary");
@@ -183,6 +197,12 @@ static void test_summary(void **state)
     assert_int_equal(json_integer_value(json_object_get(n, "R")), 421);
     assert_non_null(json_object_get(o, "running"));
     assert_non_null(json_object_get(o, "walking"));
+    /* turn segmentation: the count and `main` without the turning strides */
+    assert_int_equal(json_integer_value(json_object_get(o, "n_turning")), 12);
+    assert_int_equal(json_integer_value(json_object_get(n, "turning")), 12);
+    json_t *st = json_object_get(o, "straight");
+    assert_true(json_is_object(st));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "L"), "n")), 200);
     json_decref(o);
     o = feed_summary("carol", &s);
     assert_string_equal(json_string_value(json_object_get(o, "athlete")), "carol");
@@ -209,6 +229,9 @@ static int stride_decimals(const char *key)
     if (!strcmp(key, "impact_g") || !strcmp(key, "braking_g"))
         return 5;
     if (strstr(key, "_dps") || strstr(key, "_deg"))
+        return 4;
+    if (!strcmp(key, "stride_length_m") || !strcmp(key, "speed_mps") ||
+        !strcmp(key, "clearance_m"))
         return 4;
     return 7; /* seconds */
 }
@@ -268,11 +291,13 @@ static void test_stride_write(void **state)
         s.strike = (uint8_t)(r % 4);
         s.saturated = (uint8_t)(r % 4);
         s.index = (uint32_t)(r * 7919);
+        s.turning = (uint8_t)(r % 2); /* written as null when turn_deg is not finite */
         double *f[] = {&s.t_ic,        &s.t_to,          &s.t_next_ic,   &s.stride_s,
                        &s.contact_s,   &s.swing_s,       &s.step_s,      &s.flight_s,
                        &s.duty,        &s.cadence_spm,   &s.impact_g,    &s.pushoff_dps,
                        &s.swing_peak_dps, &s.braking_g,  &s.strike_angle_deg,
-                       &s.pronation_deg, &s.pronation_vel_dps};
+                       &s.pronation_deg, &s.pronation_vel_dps, &s.stride_length_m,
+                       &s.speed_mps, &s.turn_deg, &s.clearance_m};
         for (size_t k = 0; k < sizeof f / sizeof f[0]; k++)
             *f[k] = vals[(r * 3 + k * 5) % nv] * (r % 5 == 0 ? 1.0 : 0.37 * (double)(r % 7));
         check_stride_line(&s);

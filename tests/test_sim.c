@@ -435,6 +435,39 @@ static void test_toe_off_truth_on_pushoff(void **state)
     run_free(&r);
 }
 
+/* The truth's stride length is the heel's horizontal travel over the swing, which the model
+ * sets to speed x T (x the stride jitter): the mean over a run and a walk, per true stride
+ * time, is the segment's speed. */
+#define WALK_SPEED_TRUE 1.35 /* daemon/sim.c WALK_SPEED, SIMULATOR.md */
+
+static void test_truth_stride_length(void **state)
+{
+    (void)state;
+    const struct {
+        const char *plan;
+        double speed;
+    } cases[] = {{"run:60", 3.3}, {"run:60@180", 3.3}, {"walk:60", 0.0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sim_config_t c = cfg_plan(cases[i].plan, 21 + i);
+        run_t *r = run_sim(&c);
+        double sum = 0.0;
+        size_t n = 0;
+        for (size_t k = 0; k < r->ntr; k++) {
+            const sim_truth_t *t = &r->tr[k];
+            assert_true(t->stride_length_m > 0.5 && t->stride_length_m < 3.5);
+            sum += t->stride_length_m / (t->t_next_ic - t->t_ic);
+            n++;
+        }
+        assert_true(n > 40);
+        double speed = sum / n;
+        if (cases[i].speed > 0.0)
+            assert_true(fabs(speed - cases[i].speed) < 0.01 * cases[i].speed);
+        else /* walking: the model's default walking speed */
+            assert_true(fabs(speed - WALK_SPEED_TRUE) < 0.01 * WALK_SPEED_TRUE);
+        run_free(&r);
+    }
+}
+
 static void test_fatigue_drift(void **state)
 {
     (void)state;
@@ -524,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_standing_reads_gravity),
         cmocka_unit_test(test_truth_contiguous),
         cmocka_unit_test(test_toe_off_truth_on_pushoff),
+        cmocka_unit_test(test_truth_stride_length),
         cmocka_unit_test(test_fatigue_drift),
         cmocka_unit_test(test_parse_plan),
         cmocka_unit_test(test_rejects_bad_config),

@@ -153,6 +153,30 @@ def main():
                ("spectral similarity >= 0.95", (sym.get("spectral_similarity") or 0) >= 0.95),
                ("clock offset |x| <= 10 ms", summary.get("clock_offset_s") is not None and
                 abs(summary["clock_offset_s"]) <= 0.010)]
+    # stride length, speed and turns (ZUPT integration, METRICS.md section 3). No length reference
+    # here: the recording is 2 x 20 m with a turn in the middle (t 15-19 s) and the start of a
+    # turn at its end. Measured 2026-11-29: all strides L 40.18 m, R 39.93 m; middle turn summed
+    # L +180.5 deg (with stride 16, 14 deg), R +177.9 deg (3 flagged); straight strides 1.17-1.50 m, every
+    # stride with a length; regression bounds with a margin
+    tot = {f: sum(x["stride_length_m"] or 0.0 for x in strides if x["foot"] == f) for f in "LR"}
+    mid = {f: sum(x["turn_deg"] or 0.0 for x in strides
+                  if x["foot"] == f and 15.0 <= x["t_ic"] <= 19.0) for f in "LR"}
+    straight = [x for x in strides if 3.0 <= x["t_ic"] <= 14.0 or 19.5 <= x["t_ic"] <= 31.0]
+    print("lengths: all strides L %.2f m R %.2f m; middle turn L %+.1f deg R %+.1f deg; "
+          "turning %d" % (tot["L"], tot["R"], mid["L"], mid["R"], summary.get("n_turning", -1)))
+    checks += [("every stride has a length", all(x["stride_length_m"] is not None
+                                                 for x in strides)),
+               ("per-foot length sums 36..44 m", all(36.0 <= tot[f] <= 44.0 for f in "LR")),
+               ("L/R length sums within 1 m", abs(tot["L"] - tot["R"]) <= 1.0),
+               ("middle turn 150..210 deg per foot", all(150.0 <= mid[f] <= 210.0 for f in "LR")),
+               ("straight strides not turning, 1.0..1.7 m",
+                all(x["turning"] is False and 1.0 <= x["stride_length_m"] <= 1.7
+                    for x in straight)),
+               ("turning strides counted", summary.get("n_turning") ==
+                sum(1 for x in strides if x["turning"])),
+               ("straight block without the turns",
+                summary["straight"]["L"]["n"] + summary["straight"]["R"]["n"] ==
+                len(strides) - summary.get("n_turning", 0))]
     for name, ok in checks:
         if not ok:
             fails.append(name)
