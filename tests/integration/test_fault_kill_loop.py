@@ -22,6 +22,7 @@ import random
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -35,7 +36,13 @@ GAITCTL = os.path.join(BIN, "gaitctl")
 def running(db):
     if not os.path.exists(db):
         return 0
-    return catalog_rows(db, "SELECT count(*) FROM sessions WHERE state = 'running'")[0][0]
+    try:
+        return catalog_rows(db, "SELECT count(*) FROM sessions WHERE state = 'running'")[0][0]
+    except sqlite3.OperationalError as e:
+        # killed before it made its schema (seen: a 0 or 4096-byte file, no tables yet): no
+        # session can be running; the next gaitd makes the schema
+        check("no such table" in str(e), "catalog %s: %s" % (db, e))
+        return 0
 
 
 def main():
