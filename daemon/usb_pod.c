@@ -1417,6 +1417,21 @@ int usb_pod_read_run(usb_pod_t *p, uint32_t run_id)
     return USB_POD_OK;
 }
 
+int usb_pod_read_run_from(usb_pod_t *p, uint32_t run_id, uint32_t first_frame, uint32_t crc)
+{
+    int rc = check_ready(p);
+    if (rc)
+        return rc;
+    if (p->job != JOB_NONE || !run_id)
+        return USB_POD_ERR_STATE;
+    memo_t *m = p->memo;
+    m->run_id = run_id;
+    m->held = first_frame;
+    m->crc = crc;
+    read_start(p, run_id);
+    return USB_POD_OK;
+}
+
 int usb_pod_erase_run(usb_pod_t *p, uint32_t run_id)
 {
     int rc = check_ready(p);

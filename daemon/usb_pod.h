@@ -173,6 +173,14 @@ int usb_pod_list_runs(usb_pod_t *p);
 /* Reads stored run run_id, from frame 0 or from where an earlier read of this run by this host
  * (this attachment or an earlier one of the same serial) stopped. Ends with `run_done`. */
 int usb_pod_read_run(usb_pod_t *p, uint32_t run_id);
+/* Reads stored run run_id from frame first_frame on: the caller already holds frames
+ * 0 .. first_frame - 1 in order (a copy left by an earlier process), and crc is the CRC-32 of
+ * their payloads (proto_crc32_update over each frame's bytes POD_HEADER_LEN .. len -
+ * POD_FRAME_OVERHEAD, as received). The run is verified as a whole at its end (frame count and
+ * CRC of every frame, the held ones included), so a held copy that differs from the pod's run
+ * fails the verification (run_done(USB_POD_ERR_VERIFY)) and is never erased. first_frame must
+ * not exceed the run's frame count. Ends with `run_done`. */
+int usb_pod_read_run_from(usb_pod_t *p, uint32_t run_id, uint32_t first_frame, uint32_t crc);
 /* Erases run_id on the pod. Only for a run whose read ended with run_done(USB_POD_OK) in this
  * host (else USB_POD_ERR_NOT_VERIFIED), and only once the caller's copy is complete and synced
  * to disk. Ends with `erased`. While the pod recovers from a stall the erase is sent once it

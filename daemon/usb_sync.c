@@ -2,12 +2,14 @@
 #define _GNU_SOURCE /* renameat2 */
 #define LOG_PREFIX "usb-sync"
 #include "usb_sync.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include "alloc.h"
+#include "crc.h"
 #include "loop.h"
 #include "pod.h"
 #include "rec.h"
@@ -28,6 +30,12 @@ typedef struct job {
     char final[PATH_CAP];        /* the current recording's name once complete */
     char cur[PATH_CAP + 32];     /* its name while it is written (final + ".partial") */
     int64_t end_us;              /* the current run's end (start + n_frames frame durations) */
+    /* copies of the current run left by an earlier gaitd (killed or stopped mid-read): the
+     * current copy began with the frames of the longest; all are removed once it is complete */
+    char (*stale)[PATH_CAP];
+    unsigned n_stale, cap_stale;
+    uint32_t resume_run;         /* run whose copy j->rec began with held frames (0: none) */
+    uint32_t resume_held, resume_crc;
     uint32_t done[64];           /* runs already handled in this process */
     unsigned n_done;
 } job_t;
@@ -52,6 +60,9 @@ usb_sync_t *usb_sync_new(const usb_sync_cfg_t *cfg, const log_t *lg)
     return s;
 }
 
+static int is_partial_name(const char *name);
+static void hide_partial(usb_sync_t *s, job_t *j);
+
 /* Closes an unfinished recording and renames it with `suffix` (it must never pass for a verified
  * copy). */
 static void set_aside(usb_sync_t *s, job_t *j, const char *suffix)
@@ -59,9 +70,11 @@ static void set_aside(usb_sync_t *s, job_t *j, const char *suffix)
     if (!j->rec)
         return;
     recorder_close(&j->rec);
+    j->resume_run = 0;
     char to[PATH_CAP + 16];
     snprintf(to, sizeof to, "%s%s", j->final, suffix);
-    if (strcmp(j->cur, to) && renameat2(AT_FDCWD, j->cur, AT_FDCWD, to, RENAME_NOREPLACE) != 0)
+    if (strcmp(j->cur, to) && !(!strcmp(suffix, ".partial") && is_partial_name(j->cur)) &&
+        renameat2(AT_FDCWD, j->cur, AT_FDCWD, to, RENAME_NOREPLACE) != 0)
         log_error(s->lg, "%s: cannot rename to %s: %s", j->cur, to, strerror(errno));
     else
         log_warn(s->lg, "%s: kept as %s", j->serial, strcmp(j->cur, to) ? to : j->cur);
@@ -74,6 +87,7 @@ void usb_sync_free(usb_sync_t **sp)
     usb_sync_t *s = *sp;
     for (size_t i = 0; i < s->n_jobs; i++) {
         set_aside(s, s->jobs[i], ".partial");
+        xfree(s->jobs[i]->stale);
         xfree(s->jobs[i]);
     }
     xfree(s->jobs);
@@ -134,13 +148,221 @@ static void mark_done(job_t *j, uint32_t run)
         j->done[j->n_done++] = run;
 }
 
+/* Reads the file whole into *data (caller frees). Returns 0, or -1 with err set. */
+static int load_file(const char *path, uint8_t **data, size_t *len, char *err, size_t errcap)
+{
+    *data = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errcap, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 1 << 16;
+    *data = xmalloc(cap);
+    size_t got;
+    while ((got = fread(*data + *len, 1, cap - *len, f)) > 0) {
+        *len += got;
+        if (*len == cap)
+            *data = xrealloc(*data, cap *= 2);
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        snprintf(err, errcap, "%s: read error", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- resuming a copy left by an earlier gaitd ---- */
+
+/* What a left-over copy holds of one run. */
+typedef struct held_copy {
+    rec_header_t h;
+    uint32_t held;               /* frames 0 .. held - 1 of the run, in order */
+    uint32_t crc;                /* CRC-32 of their payloads, as usb_pod computes it */
+    uint32_t n, rate_hz;         /* samples per frame and rate of its last frame */
+    size_t end;                  /* file offset where the good frames end (for messages) */
+} held_copy_t;
+
+/* The frames of run r of pod `serial` that the recording image data[0..len) holds from frame 0
+ * on, in order: intact chunks only, up to the first damaged or cut chunk (a copy killed mid-write)
+ * or the first record that is not the next frame of that run. With copy set, those frames are
+ * also appended to it. Returns 0 when the image is a one-pod usb-sync copy of that run
+ * (hc->held may be 0), 1 when it is some other recording, -1 when copy failed. */
+static int held_frames(const uint8_t *data, size_t len, const char *serial,
+                       const pod_run_info_t *r, held_copy_t *hc, recorder_t *copy)
+{
+    memset(hc, 0, sizeof *hc);
+    rec_reader_t rd;
+    if (rec_reader_open(&rd, data, len, &hc->h) != 0 || hc->h.n_pods != 1 ||
+        strcmp(hc->h.source, "usb-sync") != 0 ||
+        strncmp(hc->h.pods[0].serial, serial, sizeof hc->h.pods[0].serial) != 0 ||
+        hc->h.start_unix_us != (int64_t)r->start_unix_us)
+        return 1;
+    uint8_t pi;
+    const uint8_t *fr;
+    size_t fl;
+    while (hc->held < r->n_frames && rec_reader_next(&rd, &pi, &fr, &fl) == 1) {
+        pod_msg_t m;
+        size_t used;
+        if (pod_decode(fr, fl, &m, &used) != 0 || used != fl || m.type != POD_MSG_SAMPLES ||
+            m.u.samples.run_id != r->run_id || m.u.samples.seq != hc->held)
+            break;
+        if (copy && recorder_add(copy, 0, fr, fl, loop_now_us()) != 0)
+            return -1;
+        hc->crc = proto_crc32_update(hc->crc, fr + POD_HEADER_LEN, fl - POD_FRAME_OVERHEAD);
+        hc->held++;
+        hc->n = m.u.samples.n;
+        hc->rate_hz = m.u.samples.rate_hz;
+        hc->end = (size_t)(fr + fl - data);
+    }
+    return 0;
+}
+
+static int is_partial_name(const char *name)
+{
+    const char *p = strstr(name, ".gaitrec.partial");
+    if (!p)
+        return 0;
+    p += strlen(".gaitrec.partial");
+    if (*p == 0)
+        return 1;
+    if (*p++ != '.' || !*p)
+        return 0;
+    return strspn(p, "0123456789") == strlen(p);
+}
+
+/* A gaitd killed (or stopped) while it copied run r left `<name>.gaitrec.partial[.N]` files (a
+ * copy is renamed to its final name only once complete and verified). Opens the new copy (j->rec)
+ * with the frames of the one that holds the most, all of them verified again by the pod's run CRC
+ * at the end, and sets j->resume_* so that the pod sends only the rest. Leaves j->rec NULL when
+ * there is no such copy or it cannot be used (the run is read from frame 0). */
+static void resume_copy(usb_sync_t *s, job_t *j, usb_pod_t *p, const pod_run_info_t *r)
+{
+    j->n_stale = 0;
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return;
+    char best[PATH_CAP] = "";
+    uint32_t best_held = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!is_partial_name(e->d_name))
+            continue;
+        char path[PATH_CAP], err[PATH_CAP + 64];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", s->dir, e->d_name) >= sizeof path)
+            continue;
+        uint8_t *data;
+        size_t len;
+        held_copy_t hc;
+        int rc = load_file(path, &data, &len, err, sizeof err);
+        if (rc != 0)
+            log_warn(s->lg, "%s: not resumed from: %s", path, err);
+        else if (held_frames(data, len, j->serial, r, &hc, NULL) == 0) {
+            log_info(s->lg, "%s: %s holds frames 0..%u of run %u (to byte %zu of %zu)", j->serial,
+                     path, hc.held ? hc.held - 1 : 0, r->run_id, hc.end, len);
+            if (j->n_stale == j->cap_stale) {
+                j->cap_stale = j->cap_stale ? 2 * j->cap_stale : 4;
+                j->stale = xrealloc(j->stale, j->cap_stale * sizeof *j->stale);
+            }
+            snprintf(j->stale[j->n_stale++], PATH_CAP, "%s", path);
+            if (hc.held > best_held) {
+                best_held = hc.held;
+                snprintf(best, sizeof best, "%s", path);
+            }
+        }
+        xfree(data);
+    }
+    closedir(d);
+    if (!best_held)
+        return;
+
+    uint8_t *data;
+    size_t len;
+    held_copy_t hc;
+    char err[PATH_CAP + 64];
+    if (load_file(best, &data, &len, err, sizeof err) != 0) {
+        log_warn(s->lg, "%s: not resumed from: %s", best, err);
+        xfree(data);
+        return;
+    }
+    rec_header_t h;
+    if (held_frames(data, len, j->serial, r, &hc, NULL) != 0 || !hc.held) {
+        xfree(data);
+        return;
+    }
+    h = hc.h;
+    const char *ath = s->cfg.athlete ? s->cfg.athlete(s->cfg.ud, j->serial) : NULL;
+    if (ath && *ath)
+        snprintf(h.athlete, sizeof h.athlete, "%s", ath);
+    j->rec = recorder_open(s->dir, &h, s->lg, err, sizeof err);
+    if (!j->rec) {
+        log_error(s->lg, "%s", err);
+        xfree(data);
+        return;
+    }
+    hide_partial(s, j);
+    if (held_frames(data, len, j->serial, r, &hc, j->rec) != 0) {
+        log_error(s->lg, "%s: copying the frames held in %s failed: reading run %u from frame 0",
+                  j->cur, best, r->run_id);
+        set_aside(s, j, ".partial");
+        xfree(data);
+        return;
+    }
+    xfree(data);
+    unsigned rate = hc.rate_hz ? hc.rate_hz : 1;
+    j->end_us = (int64_t)r->start_unix_us + (int64_t)((double)r->n_frames * hc.n * 1e6 / rate);
+    j->resume_run = r->run_id;
+    j->resume_held = hc.held;
+    j->resume_crc = hc.crc;
+    log_info(s->lg, "%s: run %u: %u of %u frames already copied by an earlier gaitd (%s): "
+             "reading from frame %u", usb_pod_info(p)->id.serial, r->run_id, hc.held,
+             r->n_frames, best, hc.held);
+}
+
+/* A copy that began with frames of an earlier one failed the pod's verification: the earlier
+ * copies are renamed `*.unverified` (kept, never resumed from again). */
+static void retire_stale(usb_sync_t *s, job_t *j)
+{
+    for (unsigned i = 0; i < j->n_stale; i++) {
+        char to[PATH_CAP + 16];
+        snprintf(to, sizeof to, "%s.unverified", j->stale[i]);
+        if (renameat2(AT_FDCWD, j->stale[i], AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+            log_warn(s->lg, "%s: %s kept as %s: never resumed from again", j->serial,
+                     j->stale[i], to);
+    }
+    j->n_stale = 0;
+}
+
+/* The current run's copy is complete: the copies left by earlier gaitds hold nothing it lacks. */
+static void remove_stale(usb_sync_t *s, job_t *j)
+{
+    for (unsigned i = 0; i < j->n_stale; i++) {
+        if (!strcmp(j->stale[i], j->final))
+            continue;
+        if (unlink(j->stale[i]) == 0)
+            log_info(s->lg, "%s: removed %s (an unfinished copy of the run now in %s)", j->serial,
+                     j->stale[i], j->final);
+        else if (errno != ENOENT)
+            log_warn(s->lg, "%s: cannot remove %s: %s", j->serial, j->stale[i], strerror(errno));
+    }
+    j->n_stale = 0;
+}
+
 /* Starts reading the next queued run, if any. */
 static void start_next(usb_sync_t *s, job_t *j, usb_pod_t *p)
 {
     while (j->qi < j->qn) {
         const pod_run_info_t *r = &j->queue[j->qi];
         j->failed = 0;
-        int rc = usb_pod_read_run(p, r->run_id);
+        if (j->rec && j->resume_run != r->run_id)
+            set_aside(s, j, ".partial");
+        if (!j->rec && !j->verify[j->qi])
+            resume_copy(s, j, p, r);
+        int rc = j->rec ? usb_pod_read_run_from(p, r->run_id, j->resume_held, j->resume_crc)
+                        : usb_pod_read_run(p, r->run_id);
         if (rc == USB_POD_OK) {
             j->reading = 1;
             log_info(s->lg, "%s: %s run %u (%u frames)", j->serial,
@@ -151,6 +373,7 @@ static void start_next(usb_sync_t *s, job_t *j, usb_pod_t *p)
         log_warn(s->lg, "%s: run %u: %s", j->serial, r->run_id, usb_pod_strerror(rc));
         if (rc == USB_POD_ERR_GONE)
             return;              /* retried when the pod is back */
+        set_aside(s, j, ".partial");
         j->qi++;
     }
 }
@@ -328,6 +551,8 @@ void usb_sync_on_run_done(usb_sync_t *s, usb_pod_t *p, uint32_t run_id, int stat
         snprintf(j->path, sizeof j->path, "%s", j->final);
         if (recorder_close(&j->rec) == 0 && unhide(s, j) == 0) {
             snprintf(j->path, sizeof j->path, "%s", j->final); /* its name may have changed */
+            remove_stale(s, j);
+            j->resume_run = 0;
             /* Complete, CRC-verified and on disk (fdatasync'ed): now, and only now, erase. */
             s->st.runs_recorded++;
             snprintf(s->last_path, sizeof s->last_path, "%s", j->path);
@@ -350,6 +575,8 @@ void usb_sync_on_run_done(usb_sync_t *s, usb_pod_t *p, uint32_t run_id, int stat
         s->st.runs_failed++;
         log_warn(s->lg, "%s: run %u not copied (%s): kept on the pod", j->serial, run_id,
                  status ? usb_pod_strerror(status) : "recording failed");
+        if (j->rec && j->resume_run == run_id && status == USB_POD_ERR_VERIFY)
+            retire_stale(s, j); /* the held frames may be what differs: next time from frame 0 */
         set_aside(s, j, ".unverified");
     }
     start_next(s, j, p);
@@ -390,25 +617,8 @@ typedef struct merge_part {
 
 static int merge_load(const char *path, merge_part_t *mp, char *err, size_t errcap)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errcap, "%s: %s", path, strerror(errno));
+    if (load_file(path, &mp->data, &mp->len, err, errcap) != 0)
         return -1;
-    }
-    size_t cap = 1 << 16;
-    mp->data = xmalloc(cap);
-    size_t got;
-    while ((got = fread(mp->data + mp->len, 1, cap - mp->len, f)) > 0) {
-        mp->len += got;
-        if (mp->len == cap)
-            mp->data = xrealloc(mp->data, cap *= 2);
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        snprintf(err, errcap, "%s: read error", path);
-        return -1;
-    }
     rec_reader_t r;
     if (rec_reader_open(&r, mp->data, mp->len, &mp->h) != 0 || mp->h.n_pods != 1) {
         snprintf(err, errcap, "%s: byte %zu: %s", path, r.error_offset,

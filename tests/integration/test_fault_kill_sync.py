@@ -2,7 +2,9 @@
 """kill -9 at random points during a USB sync, many times, then a clean run (issue 6).
 
 One emulated pod (umockpod_run, kept alive across the gaitd restarts) holds one stored run of
-60 s (1200 frames) that it sends at 20x real time, so reading it takes about 3 s. Under
+60 s (1200 frames) that it sends at 5x real time, so reading it takes about 12 s in all (each
+restarted gaitd resumes from the copy the killed one left, so the kills fall all along the read,
+and its end). Under
 umockpod_run a driver (this script with --inner) starts `gaitd --usb-sync --record DIR --db DB`
 again and again on the same data directory and catalog, and kills it with SIGKILL after a random
 delay (seeded: the seed is printed, GAITD_KILL_SEED=S reruns the sequence, GAITD_KILL_N sets the
@@ -86,7 +88,9 @@ def inner(tmp, seed, n):
     data, db = os.path.join(tmp, "data"), os.path.join(tmp, "data", "catalog.db")
     kills = []
     for i in range(n):
-        # mostly while the run is read (about 3 s from the start), some around its end
+        # mostly while the run is read (each gaitd goes on from the copy the last one left, so
+        # ten kills cover the 12 s of the read), some later (a copy completed: analysis, catalog,
+        # erase)
         # (recording closed, analysis, catalog, erase)
         delay = rng.uniform(0.05, 2.9) if rng.random() < 0.8 else rng.uniform(2.9, 3.6)
         log = os.path.join(tmp, "gaitd-%02d.log" % i)
@@ -141,7 +145,7 @@ def outer(umockpod_run):
     os.mkdir(data)
     db = os.path.join(data, "catalog.db")
     try:
-        r = subprocess.run([umockpod_run, "--pod", "%s:L:runs=1:run_s=60:read_speed=20" % SERIAL,
+        r = subprocess.run([umockpod_run, "--pod", "%s:L:runs=1:run_s=60:read_speed=5" % SERIAL,
                             "--stats", os.path.join(tmp, "stats.jsonl"), "--stats-period", "0.1",
                             "--", "/usr/bin/python3", os.path.abspath(__file__), "--inner", tmp,
                             str(seed), str(n)], timeout=600)

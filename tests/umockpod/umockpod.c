@@ -488,6 +488,7 @@ static void handle_command(umockpod_t *p, const uint8_t *buf, size_t len)
             p->read_run = (unsigned)i;
             p->read_next = m.u.read_run.first_frame;
             p->read_first = p->read_next;
+            p->st.read_first = p->read_next;
             p->read_mono_us = mono_us();
         }
         break;

@@ -80,6 +80,7 @@ typedef struct umockpod_stats {
     unsigned plugs;              /* times plugged */
     int plugged, streaming, reading, stalled, hung;
     unsigned n_runs;             /* runs stored now */
+    uint32_t read_first;         /* first_frame of the latest READ_RUN accepted */
 } umockpod_stats_t;
 
 /* The simulator configuration behind a pod's live stream (for reference comparisons): sample k

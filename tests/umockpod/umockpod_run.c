@@ -114,7 +114,8 @@ static void write_stats(const char *path, umockpod_t **pods, const umockpod_cfg_
                 "\"runs_left\":%u,\"frames_valid\":%llu,\"live_frames_valid\":%llu,"
                 "\"run_frames_valid\":%llu,\"frames_truncated\":%llu,\"frames_duplicated\":%llu,"
                 "\"frames_reordered\":%llu,\"frames_dropped\":%llu,\"hangs\":%u,"
-                "\"cmds_hung\":%u,\"hung\":%d,\"read_runs\":%u,\"erase_runs\":%u}\n",
+                "\"cmds_hung\":%u,\"hung\":%d,\"read_runs\":%u,\"erase_runs\":%u,"
+                "\"read_first\":%u}\n",
                 cfg[k].serial, cfg[k].foot, (unsigned long long)s.frames_sent,
                 (unsigned long long)s.live_frames_sent, (unsigned long long)s.run_frames_sent,
                 (unsigned long long)s.frames_corrupted, (unsigned long long)s.urbs_in,
@@ -123,7 +124,7 @@ static void write_stats(const char *path, umockpod_t **pods, const umockpod_cfg_
                 (unsigned long long)s.run_frames_valid, (unsigned long long)s.frames_truncated,
                 (unsigned long long)s.frames_duplicated, (unsigned long long)s.frames_reordered,
                 (unsigned long long)s.frames_dropped, s.hangs, s.cmds_hung, s.hung, s.cmds[6],
-                s.cmds[7]);
+                s.cmds[7], s.read_first);
     }
     if (path) {
         fclose(out);
