@@ -26,10 +26,15 @@ The same work as gaitctl, end to end, timed from opening the file to the summary
            plausibility against the period and the previous stride
   metrics  impact, push-off, swing peak, foot-flat point, strike angle, braking (with gravity
            removed by the integrated pitch), pronation excursion and 20 ms velocity, mode;
+           stride length, speed, turn and clearance (dsp_traj.c: the next stance's still window,
+           start attitude from gravity, ~50 Hz blocks with an exact quaternion each, gravity
+           removed, ZUPT; the blocks of every stride of a foot advanced together, one numpy step
+           per block index), the honesty checks, turning;
            clock offset (median of mid-stride deviations, applied from 50 ms) and step / flight
            times
   summary  per foot: means and CV of every metric (the C summary keeps sums only: no medians);
-           symmetry indices; cadence (events and FFT); first/last third drift
+           symmetry indices; cadence (events and FFT); first/last third drift; n_turning and the
+           straight window (main strides not turning)
 Per-sample work is whole-array numpy (segment reductions with reduceat, cumulative sums,
 searchsorted, strided windows); Python loops run over chunks, frames, spectra blocks of 256 and
 swing peaks only (the running threshold is sequential by definition). What the C code does and
@@ -347,6 +352,117 @@ def ranges(starts, ends):
     return idx, np.repeat(np.arange(len(starts)), lens), offs, lens
 
 
+D2R = math.pi / 180.0
+
+
+def qmul(a, b):
+    """Quaternion products of (w, x, y, z) rows."""
+    aw, ax, ay, az = a.T
+    bw, bx, by, bz = b.T
+    return np.stack((aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw),
+                    axis=1)
+
+
+def heading(q):
+    """Heading (deg) of the body x axis in the level frame (any non-zero scale of q)."""
+    return np.degrees(np.arctan2(2.0 * (q[:, 1] * q[:, 2] + q[:, 0] * q[:, 3]),
+                                 1.0 - 2.0 * (q[:, 2] ** 2 + q[:, 3] ** 2)))
+
+
+def trajectories(t, acc, gyr, gn, cg, rate, jb0, w, b_i, contact, stride, n):
+    """Stride length, speed, turn, clearance and turning per stride (dsp_events_traj +
+    dsp_traj_run): from the stride's still window (start jb0, w samples) to the least-|gyr|
+    w-window in [next IC + 1, next IC + 1 + round(0.6 x contact x rate)]."""
+    k = len(jb0)
+    length = np.full(k, np.nan)
+    turn = np.full(k, np.nan)
+    clear = np.full(k, np.nan)
+    lo = b_i + 1
+    hi = b_i + 1 + (0.6 * contact * rate + 0.5).astype(np.int64)
+    ok = (w >= 1) & (hi < n) & (hi + 1 >= lo + w) & (hi + 1 - lo <= 2048)
+    if not ok.any():
+        return dict(stride_length_m=length, speed_mps=length.copy(), turn_deg=turn,
+                    clearance_m=clear, turning=np.zeros(k, bool))
+    sel = np.flatnonzero(ok)
+    idx, seg, offs, lens = ranges(lo[sel], hi[sel] - w[sel] + 2)
+    sums = cg[idx + w[sel][seg]] - cg[idx]
+    mins = np.minimum.reduceat(sums, offs)
+    hit = np.flatnonzero(sums == mins[seg])
+    _, fh = np.unique(seg[hit], return_index=True)
+    jb1 = idx[hit[fh]]
+    ws, j0 = w[sel], jb0[sel]
+    g0 = (cg[j0 + ws] - cg[j0]) / ws
+    m0, m1 = j0 + ws // 2, jb1 + ws // 2
+    good = (g0 <= 150.0) & (mins / ws <= 150.0) & \
+        (np.abs((t[m1] - t[m0]) * rate - (m1 - m0)) < 1.5)
+    sel, ws, j0, m0, m1 = sel[good], ws[good], j0[good], m0[good], m1[good]
+    if len(sel) == 0:
+        return dict(stride_length_m=length, speed_mps=length.copy(), turn_deg=turn,
+                    clearance_m=clear, turning=np.zeros(k, bool))
+    # start attitude: the mean specific force over the start still window
+    idx, seg, offs, lens = ranges(j0, j0 + ws)
+    f0 = np.add.reduceat(acc[idx], offs, axis=0, dtype=np.float64)
+    f0 /= np.linalg.norm(f0, axis=1)[:, None]
+    q = np.stack((1.0 + f0[:, 2], f0[:, 1], -f0[:, 0], np.zeros(len(f0))), axis=1)
+    q /= np.linalg.norm(q, axis=1)[:, None]
+    h0 = heading(q)
+    d = max(1, int(rate / 50.0 + 0.5))
+    dt = 1.0 / rate
+    nbk = (m1 - m0 + d - 1) // d
+    # block sums of samples m0 + 1 .. m1 of every stride, d samples each (the last shorter)
+    idx, seg, offs, lens = ranges(m0 + 1, m1 + 1)
+    bj, bseg, boffs, _ = ranges(np.zeros(len(nbk), np.int64), nbk)
+    bstart = offs[bseg] + bj * d
+    bcnt = np.diff(np.append(bstart, len(idx)))
+    GS = np.add.reduceat(gyr[idx], bstart, axis=0, dtype=np.float64)
+    AS = np.add.reduceat(acc[idx], bstart, axis=0, dtype=np.float64)
+    v = np.zeros((len(sel), 3))
+    p = np.zeros((len(sel), 3))
+    tau = np.zeros(len(sel))
+    zb = np.zeros((len(sel), int(nbk.max())))
+    tb = np.zeros_like(zb)
+    for j in range(int(nbk.max())):
+        act = j < nbk
+        row = np.where(act, boffs + j, 0)
+        m = np.where(act, bcnt[row], 1)
+        a = GS[row] * (0.5 * D2R * dt)
+        x = np.linalg.norm(a, axis=1)
+        sn = np.where(x > 0, np.sin(x) / np.where(x > 0, x, 1), 1.0)
+        dq = np.column_stack((np.cos(x), sn[:, None] * a))
+        q1 = qmul(q, dq)
+        qs = q + q1
+        qs /= np.linalg.norm(qs, axis=1)[:, None]
+        f = AS[row] / m[:, None]
+        u = qs[:, 1:]
+        tt = np.cross(u, f)
+        fl = f + 2.0 * qs[:, :1] * tt + 2.0 * np.cross(u, tt)
+        fl[:, 2] -= G0
+        h = (m * dt)[:, None]
+        vn = v + fl * h
+        pn = p + 0.5 * (v + vn) * h
+        a1 = act[:, None]
+        q = np.where(a1, q1, q)
+        p = np.where(a1, pn, p)
+        v = np.where(a1, vn, v)
+        tau = np.where(act, tau + m * dt, tau)
+        zb[:, j] = np.where(act, p[:, 2], -np.inf)
+        tb[:, j] = tau
+    px = p[:, 0] - 0.5 * v[:, 0] * tau
+    py = p[:, 1] - 0.5 * v[:, 1] * tau
+    ln = np.hypot(px, py)
+    vres = np.linalg.norm(v, axis=1)
+    tn = heading(q) - h0
+    tn = np.where(tn > 180.0, tn - 360.0, np.where(tn <= -180.0, tn + 360.0, tn))
+    kz = 0.5 * v[:, 2] / tau
+    cl = np.maximum(np.max(zb - kz[:, None] * tb ** 2, axis=1), 0.0)
+    honest = 0.5 * vres * tau <= 0.5 * ln + 0.1
+    sel = sel[honest]
+    length[sel], turn[sel], clear[sel] = ln[honest], tn[honest], cl[honest]
+    return dict(stride_length_m=length, speed_mps=length / stride, turn_deg=turn,
+                clearance_m=clear, turning=np.abs(turn) > 20.0)
+
+
 def analyse_foot(t, acc, gyr, rate, foot, sp):
     gy = gyr[:, 1]
     n = len(gy)
@@ -479,11 +595,13 @@ def analyse_foot(t, acc, gyr, rate, foot, sp):
     duty = contact / stride
     cad = 120.0 / stride
     mode = np.where((duty < 0.5) | ((duty < 0.55) & (cad > 150.0)), 2, 1)
+    tr = trajectories(t, acc, gyr, gn, cg, rate, np.where(okm, m - w // 2, 0), np.where(okm, w, 0),
+                      b_i, contact, stride, n)
     return dict(t_ic=t_ic, t_to=t_to, t_next_ic=t_nx, stride_s=stride, contact_s=contact,
                 swing_s=t_nx - t_to, duty=duty, cadence_spm=cad, impact_g=impact / G0,
                 pushoff_dps=push.astype(np.float64), swing_peak_dps=swing_peak.astype(np.float64),
                 braking_g=brake, strike_angle_deg=strike, pronation_deg=pron,
-                pronation_vel_dps=pvel, mode=mode)
+                pronation_vel_dps=pvel, mode=mode, **tr)
 
 
 def step_times(L, R):
@@ -516,7 +634,7 @@ def step_times(L, R):
 
 METRICS = ("stride_s", "contact_s", "swing_s", "step_s", "flight_s", "duty", "cadence_spm",
            "impact_g", "braking_g", "pushoff_dps", "swing_peak_dps", "strike_angle_deg",
-           "pronation_deg", "pronation_vel_dps")
+           "pronation_deg", "pronation_vel_dps", "stride_length_m", "speed_mps")
 
 
 def si(l, r):
@@ -566,6 +684,8 @@ def analyse(path):
     n_run = sum(int((res[f]["mode"] == 2).sum()) for f in "LR")
     main_mask = (lambda A: A["mode"] == 2) if n_run else (lambda A: np.ones(len(A["t_ic"]), bool))
     summ = stats(res, main_mask)
+    summ["n_turning"] = int(sum(res[f]["turning"].sum() for f in "LR"))
+    summ["straight"] = stats(res, lambda A: main_mask(A) & ~A["turning"])
     fft_hz = np.nanmean([np.nanmean(spec[f]["f0"]) for f in "LR"])
     summ["cadence_fft_spm"] = float(120.0 * fft_hz)
     summ["phase_offset_deg"] = phase
@@ -600,8 +720,10 @@ def main():
            "spectral_similarity": summ["spectral_similarity"],
            "cadence_fft_spm": summ["cadence_fft_spm"]}
     for f in "LR":
-        for k in ("contact_s", "stride_s", "step_s", "strike_angle_deg", "pronation_deg"):
+        for k in ("contact_s", "stride_s", "step_s", "strike_angle_deg", "pronation_deg",
+                  "stride_length_m", "speed_mps"):
             out[f][k] = summ[f][k]
+    out["n_turning"] = summ["n_turning"]
     print(json.dumps(out, default=float) if a.json else json.dumps(out, indent=1, default=float))
     return 0
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Prints a readable table from gaitd feed messages saved as JSON lines (`gaitctl watch` output):
-per athlete cadence, mean contact time L/R, symmetry indices and stride counts from the session's
-summary message, then one verdict per athlete (asymmetric when |contact SI| >= threshold).
+per athlete cadence, speed (mean of both feet), mean contact time L/R, symmetry indices and stride
+counts from the session's summary message, then one verdict per athlete (asymmetric when |contact SI| >= threshold).
 
 usage: demo_summary.py [--threshold PCT] FEED.jsonl
 Exit status 1 when no summary message is found."""
@@ -46,9 +46,9 @@ def main(argv):
         print("demo: no summary message received", file=sys.stderr)
         return 1
 
-    head = ("athlete", "cadence", "contact L", "contact R", "contact SI", "stride SI", "step SI",
-            "strides L/R")
-    unit = ("", "steps/min", "ms", "ms", "%", "%", "%", "")
+    head = ("athlete", "cadence", "speed", "contact L", "contact R", "contact SI", "stride SI",
+            "step SI", "strides L/R")
+    unit = ("", "steps/min", "m/s", "ms", "ms", "%", "%", "%", "")
     rows = []
     for a in sorted(summaries):
         s = summaries[a]
@@ -56,7 +56,10 @@ def main(argv):
         L, R = s.get("L") or {}, s.get("R") or {}
         ns = s.get("n_strides") or {}
         cl, cr = num(L.get("contact_s")), num(R.get("contact_s"))
+        sp = [num(((F.get("by_metric") or {}).get("speed_mps") or {}).get("mean")) for F in (L, R)]
+        sp = [x for x in sp if x is not None]
         rows.append((a, fmt(s.get("cadence_spm"), ".1f"),
+                     fmt(sum(sp) / len(sp) if sp else None, ".2f"),
                      fmt(cl * 1000 if cl is not None else None, ".0f"),
                      fmt(cr * 1000 if cr is not None else None, ".0f"),
                      fmt(sym.get("contact_si_pct"), ".1f", True),
