@@ -159,3 +159,23 @@ def analyze_recording(gaitctl, path, timeout=120):
         except ValueError:
             fail("%s: analyze printed a line that is not JSON: %.200r" % (path, ln))
     return r.returncode, out, r.stderr
+
+
+def check_every_frame_once(gaitctl, rec, tmp, frames, per_frame=25, rate=500):
+    """A synced recording holds every frame of its run exactly once: `gaitctl analyze` reads it
+    (exit 0), and `gaitctl convert` gives frames x per_frame samples one sample period apart (no
+    hole in the time line, nothing twice)."""
+    import csv
+    import subprocess
+    a = subprocess.run([gaitctl, "analyze", rec], capture_output=True, text=True, timeout=120)
+    check(a.returncode == 0, "analyze %s: %s" % (rec, a.stderr))
+    csvp = os.path.join(tmp, "rec.csv")
+    c = subprocess.run([gaitctl, "convert", rec, csvp], capture_output=True, text=True,
+                       timeout=120)
+    check(c.returncode == 0, "convert: %s" % c.stderr)
+    with open(csvp) as f:
+        t = [float(row[0]) for row in csv.reader(x for x in f if not x.startswith("#"))
+             if row[0] != "time_s"]
+    check(len(t) == frames * per_frame, "samples %d, expected %d" % (len(t), frames * per_frame))
+    steps = {round((b - a_) * rate) for a_, b in zip(t, t[1:])}
+    check(steps == {1}, "time steps (in samples) %r: a frame missing or twice" % steps)

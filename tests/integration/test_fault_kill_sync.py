@@ -22,7 +22,6 @@ complete and is stopped with SIGTERM. At the end:
 - the run is erased on the pod.
 Usage: test_fault_kill_sync.py UMOCKPOD_RUN
 """
-import csv
 import json
 import os
 import random
@@ -35,7 +34,7 @@ import sys
 import tempfile
 import time
 
-from gaitdtest import BIN, check, fail
+from gaitdtest import BIN, check, check_every_frame_once, fail
 
 GAITD = os.path.join(BIN, "gaitd")
 GAITCTL = os.path.join(BIN, "gaitctl")
@@ -165,18 +164,7 @@ def outer(umockpod_run):
 
         # its recording: every frame of the run exactly once
         rec = synced[0][3]
-        a = subprocess.run([GAITCTL, "analyze", rec], capture_output=True, text=True, timeout=120)
-        check(a.returncode == 0, "analyze %s: %s" % (rec, a.stderr))
-        csvp = os.path.join(tmp, "rec.csv")
-        c = subprocess.run([GAITCTL, "convert", rec, csvp], capture_output=True, text=True,
-                           timeout=120)
-        check(c.returncode == 0, "convert: %s" % c.stderr)
-        with open(csvp) as f:
-            t = [float(row[0]) for row in csv.reader(x for x in f if not x.startswith("#"))
-                 if row[0] != "time_s"]
-        check(len(t) == RUN_FRAMES * 25, "samples %d, expected %d" % (len(t), RUN_FRAMES * 25))
-        steps = {round((b - a_) * 500) for a_, b in zip(t, t[1:])}
-        check(steps == {1}, "time steps (in samples) %r: a frame missing or twice" % steps)
+        check_every_frame_once(GAITCTL, rec, tmp, RUN_FRAMES)
 
         # sessions interrupted (killed while the run was analysed): marked, their recording kept
         interrupted = [x for x in rows if x[2] == "interrupted"]

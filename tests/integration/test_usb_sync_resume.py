@@ -18,7 +18,6 @@ is erased on the pod; both left-over copies are removed once the complete copy e
 file is left alone (not taken for a copy).
 Usage: test_usb_sync_resume.py UMOCKPOD_RUN
 """
-import csv
 import json
 import os
 import re
@@ -30,7 +29,7 @@ import sys
 import tempfile
 import time
 
-from gaitdtest import BIN, check, fail
+from gaitdtest import BIN, check, check_every_frame_once, fail
 
 GAITD = os.path.join(BIN, "gaitd")
 GAITCTL = os.path.join(BIN, "gaitctl")
@@ -191,18 +190,7 @@ def outer(umockpod_run):
         check(len(rows) == 1 and rows[0][1:3] == ("usb-sync", "synced"), "sessions %r" % rows)
         check(runs == [(SERIAL, 1, rows[0][0])], "runs_synced %r" % runs)
         rec = rows[0][3]
-        a = subprocess.run([GAITCTL, "analyze", rec], capture_output=True, text=True, timeout=120)
-        check(a.returncode == 0, "analyze %s: %s" % (rec, a.stderr))
-        csvp = os.path.join(tmp, "rec.csv")
-        c = subprocess.run([GAITCTL, "convert", rec, csvp], capture_output=True, text=True,
-                           timeout=120)
-        check(c.returncode == 0, "convert: %s" % c.stderr)
-        with open(csvp) as f:
-            t = [float(row[0]) for row in csv.reader(x for x in f if not x.startswith("#"))
-                 if row[0] != "time_s"]
-        check(len(t) == RUN_FRAMES * 25, "samples %d, expected %d" % (len(t), RUN_FRAMES * 25))
-        steps = {round((b - a_) * 500) for a_, b in zip(t, t[1:])}
-        check(steps == {1}, "time steps (in samples) %r: a frame missing or twice" % steps)
+        check_every_frame_once(GAITCTL, rec, tmp, RUN_FRAMES)
         left = sorted(os.listdir(data))
         check([x for x in left if "partial" in x] == ["junk.gaitrec.partial.3"],
               "files left %r" % left)
