@@ -165,6 +165,33 @@ int dsp_strike_type(double a)
     return a > 8.0 ? DSP_STRIKE_REAR : (a < -1.6 ? DSP_STRIKE_FORE : DSP_STRIKE_MID);
 }
 
+/* |gyr| of the len samples from lo on into nb (four at a time with SSE2: the same IEEE
+ * operations per lane as gyr_norm's sqrtf), over the ring's contiguous runs. */
+static void gyr_norms(const dsp_events_t *ev, uint64_t lo, size_t len, float *nb)
+{
+    size_t i = slot(ev, lo), j = 0;
+    while (j < len) {
+        const size_t run = ev->cap - i < len - j ? ev->cap - i : len - j;
+        const dsp_ev_sample_t *e = &ev->r[i];
+        size_t x = 0;
+#ifdef __SSE2__
+        for (; x + 4 <= run; x += 4) {
+            __m128 r0 = _mm_loadu_ps(&e[x].acc[2]), r1 = _mm_loadu_ps(&e[x + 1].acc[2]);
+            __m128 r2 = _mm_loadu_ps(&e[x + 2].acc[2]), r3 = _mm_loadu_ps(&e[x + 3].acc[2]);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3); /* r1, r2, r3: gyr x, y, z of the four */
+            __m128 q = _mm_add_ps(_mm_add_ps(_mm_mul_ps(r1, r1), _mm_mul_ps(r2, r2)),
+                                  _mm_mul_ps(r3, r3));
+            _mm_storeu_ps(&nb[j + x], _mm_sqrt_ps(q));
+        }
+#endif
+        for (; x < run; x++)
+            nb[j + x] = sqrtf(e[x].gyr[0] * e[x].gyr[0] + e[x].gyr[1] * e[x].gyr[1] +
+                              e[x].gyr[2] * e[x].gyr[2]);
+        j += run;
+        i = 0;
+    }
+}
+
 /* Stance metrics from an orientation reset at foot-flat (METRICS.md section 3): samples i0 (first
  * after IC) .. i1 (last at or before toe-off). Foot-flat m = centre of the w-sample window with the
  * least summed |gyr|; pitch th = 0 there, integrated (trapezoid) from IC, where it is th_ic. */
@@ -187,20 +214,49 @@ static void stance_metrics(const dsp_events_t *ev, uint64_t i0, uint64_t i1, dsp
     uint64_t jb = i0;
     float nb[STILL_BUF];
     const int kept = w < STILL_BUF;
-    for (uint64_t k = i0; k <= i1; k++) {
-        const float gk = gyr_norm(ev, k);
-        sum += gk;
-        if (k >= i0 + w)
-            sum -= kept ? nb[(k - w - i0) & (STILL_BUF - 1)] : gyr_norm(ev, k - w);
-        if (kept)
-            nb[(k - i0) & (STILL_BUF - 1)] = gk;
-        if (k + 1 >= i0 + w && sum < best)
-            best = sum, jb = k + 1 - w;
+    const size_t len = (size_t)(i1 + 1 - i0);
+    if (len <= STILL_BUF) {
+        /* the usual case, all norms kept: taken over the ring's runs first, then the first
+         * window summed and slid without per-sample tests (the same additions, in the same
+         * order, as the general loop below; a NaN first sum is never the best) */
+        gyr_norms(ev, i0, len, nb);
+        for (size_t j = 0; j < w; j++)
+            sum += nb[j];
+        if (sum < best)
+            best = sum;
+        for (size_t j = w; j < len; j++) {
+            sum += nb[j];
+            sum -= nb[j - w];
+            if (sum < best)
+                best = sum, jb = i0 + j + 1 - w;
+        }
+    } else {
+        for (uint64_t k = i0; k <= i1; k++) {
+            const float gk = gyr_norm(ev, k);
+            sum += gk;
+            if (k >= i0 + w)
+                sum -= kept ? nb[(k - w - i0) & (STILL_BUF - 1)] : gyr_norm(ev, k - w);
+            if (kept)
+                nb[(k - i0) & (STILL_BUF - 1)] = gk;
+            if (k + 1 >= i0 + w && sum < best)
+                best = sum, jb = k + 1 - w;
+        }
     }
     uint64_t m = jb + w / 2;
     o->t_still = T(ev, m);
     rq->jb = jb;
     rq->w = w;
+    /* the window's summed |gyr| for the trajectory's still check (dsp_events_traj): from the
+     * norms kept, while none of the window's has been overwritten, else taken again (the same
+     * values, summed in the same order) */
+    double g0 = 0.0;
+    if (kept && jb + STILL_BUF > i1)
+        for (uint64_t u = jb; u < jb + w; u++)
+            g0 += nb[(u - i0) & (STILL_BUF - 1)];
+    else
+        for (uint64_t u = jb; u < jb + w; u++)
+            g0 += gyr_norm(ev, u);
+    rq->g0 = g0;
     /* pitch at i0 relative to IC (gyr_y = 0 at IC), then the integral from IC to m */
     double lead = T(ev, i0) - o->t_ic;
     double th0 = 0.5 * G(ev, i0) * lead, th = th0;
@@ -522,48 +578,25 @@ int dsp_events_traj(const dsp_events_t *ev, const dsp_traj_req_t *rq, int final,
     const size_t len = (size_t)(hi + 1 - lo);
     if (len > TRAJ_SEARCH_MAX)
         return 1; /* a contact too long for the search buffer (TRAJ_SEARCH_MAX) */
-    size_t i = slot(ev, lo), j = 0;
-    while (j < len) {
-        const size_t run = ev->cap - i < len - j ? ev->cap - i : len - j;
-        const dsp_ev_sample_t *e = &ev->r[i];
-        size_t x = 0;
-#ifdef __SSE2__
-        for (; x + 4 <= run; x += 4) {
-            __m128 r0 = _mm_loadu_ps(&e[x].acc[2]), r1 = _mm_loadu_ps(&e[x + 1].acc[2]);
-            __m128 r2 = _mm_loadu_ps(&e[x + 2].acc[2]), r3 = _mm_loadu_ps(&e[x + 3].acc[2]);
-            _MM_TRANSPOSE4_PS(r0, r1, r2, r3); /* r1, r2, r3: gyr x, y, z of the four */
-            __m128 q = _mm_add_ps(_mm_add_ps(_mm_mul_ps(r1, r1), _mm_mul_ps(r2, r2)),
-                                  _mm_mul_ps(r3, r3));
-            _mm_storeu_ps(&nb[j + x], _mm_sqrt_ps(q));
-        }
-#endif
-        for (; x < run; x++)
-            nb[j + x] = sqrtf(e[x].gyr[0] * e[x].gyr[0] + e[x].gyr[1] * e[x].gyr[1] +
-                              e[x].gyr[2] * e[x].gyr[2]);
-        j += run;
-        i = 0;
-    }
-    double sum = 0.0, best = INFINITY;
+    gyr_norms(ev, lo, len, nb);
+    size_t i;
+    /* the first window's sum, then slid one sample at a time (the same additions in the same
+     * order as one loop with the tests inside) */
+    double sum = 0.0, best;
     size_t jbr = 0;
-    for (size_t k = 0; k < len; k++) {
+    for (size_t k = 0; k < w; k++)
         sum += nb[k];
-        if (k >= w)
-            sum -= nb[k - w];
-        if (k + 1 >= w && sum < best)
+    best = sum < INFINITY ? sum : INFINITY; /* a NaN sum is never the best */
+    for (size_t k = w; k < len; k++) {
+        sum += nb[k];
+        sum -= nb[k - w];
+        if (sum < best)
             best = sum, jbr = k + 1 - w;
     }
     const uint64_t jb = lo + jbr;
     const uint64_t m0 = rq->jb + w / 2, m1 = jb + w / 2;
     /* honest only over contiguous, unclipped samples between two still windows */
-    double g0 = 0.0, f0[3] = {0.0, 0.0, 0.0};
-    for (uint64_t u = rq->jb; u < rq->jb + w; u++) {
-        const dsp_ev_sample_t *e = S(ev, u);
-        f0[0] += e->acc[0];
-        f0[1] += e->acc[1];
-        f0[2] += e->acc[2];
-        g0 += gyr_norm(ev, u);
-    }
-    if (g0 / (double)w > DSP_TRAJ_STILL_DPS || best / (double)w > DSP_TRAJ_STILL_DPS)
+    if (rq->g0 / (double)w > DSP_TRAJ_STILL_DPS || best / (double)w > DSP_TRAJ_STILL_DPS)
         return 1;
     if (!(fabs((T(ev, m1) - T(ev, m0)) * ev->rate - (double)(m1 - m0)) < 1.5))
         return 1; /* a dropout inside */
@@ -580,6 +613,22 @@ int dsp_events_traj(const dsp_events_t *ev, const dsp_traj_req_t *rq, int final,
     }
     if (sat)
         return 1;
+    /* the mean specific force over the start still window (summed in double, in order), over
+     * the ring's contiguous runs */
+    double f0[3] = {0.0, 0.0, 0.0};
+    left = (size_t)w;
+    i = slot(ev, rq->jb);
+    while (left) {
+        size_t run = ev->cap - i < left ? ev->cap - i : left;
+        const dsp_ev_sample_t *e = &ev->r[i], *stop = e + run;
+        for (; e != stop; e++) {
+            f0[0] += e->acc[0];
+            f0[1] += e->acc[1];
+            f0[2] += e->acc[2];
+        }
+        left -= run;
+        i = 0;
+    }
     dsp_traj_t tr;
     if (dsp_traj_run(ev->r, ev->cap, slot(ev, m0), (size_t)(m1 - m0 + 1), f0, ev->rate,
                      dsp_traj_block(ev->rate), &tr))

@@ -44,6 +44,7 @@ typedef struct dsp_ev_sample {
 typedef struct dsp_traj_req {
     uint64_t jb;                 /* first sample of the stride's still window */
     uint64_t w;                  /* its length in samples; 0: no still point, no trajectory */
+    double g0;                   /* its summed |gyr| (deg/s, float norms summed in order) */
     uint64_t ic;                 /* sample before the next IC crossing */
     uint64_t end;                /* last sample searched for the next stance's still point */
 } dsp_traj_req_t;

@@ -682,10 +682,15 @@ static void detect(dsp_pipeline_t *p, int k, int flush)
         f->preq[f->pend_n] = f->ev.req;
         f->pend[f->pend_n++] = st;
     }
-    /* released strides whose trajectory's samples have arrived since */
-    wait_drain(p, k, flush);
-    release(p, k, 0);
-    release(p, 1 - k, 0);
+    /* released strides whose trajectory's samples have arrived since (dsp_events_traj waits,
+     * returning 0, exactly while samples up to the request's end are missing: not called then) */
+    if (flush || (f->wait_n && (f->ev.n == 0 || f->ev.n - 1 >= f->wreq[0].end)))
+        wait_drain(p, k, flush);
+    /* (release does nothing without pending strides: not called then, most samples) */
+    if (f->pend_n)
+        release(p, k, 0);
+    if (p->f[1 - k].pend_n)
+        release(p, 1 - k, 0);
 }
 
 /* All six channels finite: x * 0 is 0 for a finite x and NaN for an infinity or a NaN. With

@@ -99,6 +99,102 @@ static inline __m128 hsum(__m128 x)
     return _mm_add_ps(x, _mm_shuffle_ps(x, x, _MM_SHUFFLE(2, 3, 0, 1)));
 }
 
+
+/* the integration state of dsp_traj_run's SSE2 path */
+typedef struct traj_state {
+    __m128 qv, vv, pv;           /* orientation (w, x, y, z), velocity and position (., x, y, z) */
+    double tau;                  /* time integrated so far, s */
+    size_t nb;                   /* blocks so far */
+    double *zb, *tb;             /* height and time after each block (the first
+                                  * DSP_TRAJ_MAX_BLOCKS) */
+} traj_state_t;
+
+/* One block of m samples from ring slot *slot on: the block's sums, its rotation and its specific
+ * force integrated (hv, hh, iv: the block's duration, half of it, 1 / m, in every lane; h its
+ * duration in double). */
+static inline __attribute__((always_inline)) void
+traj_block(traj_state_t *st, const dsp_ev_sample_t *r, size_t cap, size_t *slot, unsigned m,
+           __m128 kq, __m128 hv, __m128 hh, __m128 iv, double h)
+{
+    const __m128 m_lane0 = _mm_castsi128_ps(_mm_set_epi32(-1, -1, -1, 0));
+    const __m128 grav = _mm_set_ps((float)G0, 0.0f, 0.0f, 0.0f);
+    /* the series' coefficients, cos in lane 0 and sin(x)/x in lane 1 (the same float constants
+     * and operations per lane as the scalar series) */
+    const __m128 k1 = _mm_set_ps(0.0f, 0.0f, -1.0f / 6, -1.0f / 2);
+    const __m128 k2 = _mm_set_ps(0.0f, 0.0f, 1.0f / 120, 1.0f / 24);
+    const __m128 k3 = _mm_set_ps(0.0f, 0.0f, -1.0f / 5040, -1.0f / 720);
+    const __m128 k4 = _mm_set_ps(0.0f, 0.0f, 1.0f / 362880, 1.0f / 40320);
+    const __m128 one = _mm_set1_ps(1.0f);
+    /* block sums of the samples 1.. of the block (each sample stands for the interval ending at
+     * it), over the ring's contiguous runs: acc[0..2] gyr[0] and acc[2] gyr[0..2] of every sample
+     * (both inside the 32-byte entry) */
+    __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps();
+    size_t s = *slot;
+    if (cap - s > m) { /* no wrap inside (the usual case) */
+        const dsp_ev_sample_t *e = &r[s], *stop = e + m;
+#pragma GCC unroll 4
+        for (; e != stop; e++) {
+            lo = _mm_add_ps(lo, _mm_loadu_ps(&e->acc[0]));
+            hi = _mm_add_ps(hi, _mm_loadu_ps(&e->acc[2]));
+        }
+        s += m;
+    } else {
+        unsigned todo = m;
+        while (todo) {
+            size_t run = cap - s < todo ? cap - s : todo;
+            const dsp_ev_sample_t *e = &r[s], *stop = e + run;
+            for (; e != stop; e++) {
+                lo = _mm_add_ps(lo, _mm_loadu_ps(&e->acc[0]));
+                hi = _mm_add_ps(hi, _mm_loadu_ps(&e->acc[2]));
+            }
+            s += run;
+            if (s == cap)
+                s = 0;
+            todo -= (unsigned)run;
+        }
+    }
+    *slot = s;
+    /* a = half the block's rotation vector (0, x, y, z); dq = (cos|a|, sin|a| a / |a|), the
+     * series in |a|^2 (|a|^2 in every lane) */
+    const __m128 a = _mm_mul_ps(_mm_and_ps(hi, m_lane0), kq);
+    const __m128 x2v = hsum(_mm_mul_ps(a, a));
+    const float x2 = _mm_cvtss_f32(x2v);
+    __m128 cs;
+    if (x2 <= 0.25f) {
+        cs = _mm_add_ps(_mm_mul_ps(x2v, k4), k3);
+        cs = _mm_add_ps(_mm_mul_ps(x2v, cs), k2);
+        cs = _mm_add_ps(_mm_mul_ps(x2v, cs), k1);
+        cs = _mm_add_ps(_mm_mul_ps(x2v, cs), one);
+    } else {
+        float x = sqrtf(x2);
+        cs = _mm_set_ps(0.0f, 0.0f, sinf(x) / x, cosf(x));
+    }
+    const __m128 qv = st->qv, vv = st->vv;
+    const __m128 dq = _mm_move_ss(_mm_mul_ps(_mm_shuffle_ps(cs, cs, 0x55), a), cs);
+    const __m128 q1 = qmul_ps(qv, dq);
+    /* the block's mean specific force (0, x, y, z), rotated with the orientation at the block's
+     * middle: qs = (q0 + q1) / |q0 + q1|, the slerp midpoint */
+    const __m128 f = _mm_mul_ps(_mm_castsi128_ps(_mm_slli_si128(_mm_castps_si128(lo), 4)), iv);
+    __m128 qs = _mm_add_ps(qv, q1);
+    qs = _mm_div_ps(qs, _mm_sqrt_ps(hsum(_mm_mul_ps(qs, qs))));
+    /* f' = f + 2 w (u x f) + 2 u x (u x f), u = (0, x, y, z) of qs (lane 0 of the cross products
+     * is 0: w f0 - w f0 with f0 = 0) */
+    const __m128 u2 = _mm_add_ps(qs, qs);
+    const __m128 t = cross_ps(qs, f);
+    __m128 fl = _mm_add_ps(f, _mm_mul_ps(_mm_shuffle_ps(u2, u2, 0x00), t));
+    fl = _mm_add_ps(fl, cross_ps(u2, t));
+    fl = _mm_sub_ps(_mm_and_ps(fl, m_lane0), grav);
+    st->qv = q1;
+    const __m128 vn = _mm_add_ps(vv, _mm_mul_ps(fl, hv));
+    st->pv = _mm_add_ps(st->pv, _mm_mul_ps(_mm_add_ps(vv, vn), hh));
+    st->vv = vn;
+    st->tau += h;
+    if (st->nb < DSP_TRAJ_MAX_BLOCKS) {
+        st->zb[st->nb] = _mm_cvtss_f32(_mm_shuffle_ps(st->pv, st->pv, 0xFF));
+        st->tb[st->nb] = st->tau;
+    }
+    st->nb++;
+}
 #endif
 
 int dsp_traj_run(const dsp_ev_sample_t *r, size_t cap, size_t s0, size_t n, const double f0[3],
@@ -126,81 +222,30 @@ int dsp_traj_run(const dsp_ev_sample_t *r, size_t cap, size_t s0, size_t n, cons
     /* SSE2, single precision: q = (w, x, y, z) in the lanes of one register, velocity and
      * position as (., x, y, z). Rounding: ~1e-7 relative per block, far below the method's
      * error over a stride's ~50 blocks (1e-6 rad, 0.1 mm; test_dsp_traj.c) */
-    const __m128 m_lane0 = _mm_castsi128_ps(_mm_set_epi32(-1, -1, -1, 0));
-    const __m128 grav = _mm_set_ps((float)G0, 0.0f, 0.0f, 0.0f);
     const __m128 kq = _mm_set1_ps((float)(0.5 * D2R * dt)); /* deg/s sum -> half angle, rad */
     __m128 qv = _mm_set_ps((float)q[3], (float)q[2], (float)q[1], (float)q[0]);
-    __m128 vv = _mm_setzero_ps(), pv = _mm_setzero_ps();
-    /* per block: its duration, half of it, 1 / its sample count (full blocks: d samples) */
-    unsigned mb = d;
-    __m128 hv = _mm_set1_ps((float)(d * dt)), hh = _mm_set1_ps((float)(0.5 * d * dt)),
-           iv = _mm_set1_ps(1.0f / (float)d);
-    while (left) {
-        const unsigned m = left < d ? (unsigned)left : d;
-        /* block sums of the samples 1.. of the block (each sample stands for the interval ending
-         * at it), over the ring's contiguous runs: acc[0..2] gyr[0] and acc[2] gyr[0..2] of
-         * every sample (both inside the 32-byte entry) */
-        __m128 lo = _mm_setzero_ps(), hi = _mm_setzero_ps();
-        unsigned todo = m;
-        while (todo) {
-            size_t run = cap - slot < todo ? cap - slot : todo;
-            const dsp_ev_sample_t *e = &r[slot], *stop = e + run;
-            for (; e != stop; e++) {
-                lo = _mm_add_ps(lo, _mm_loadu_ps(&e->acc[0]));
-                hi = _mm_add_ps(hi, _mm_loadu_ps(&e->acc[2]));
-            }
-            slot += run;
-            if (slot == cap)
-                slot = 0;
-            todo -= (unsigned)run;
-        }
-        left -= m;
-        if (m != mb) { /* the last, shorter block */
-            mb = m;
-            hv = _mm_set1_ps((float)(m * dt));
-            hh = _mm_set1_ps((float)(0.5 * m * dt));
-            iv = _mm_set1_ps(1.0f / (float)m);
-        }
-        /* a = half the block's rotation vector (0, x, y, z); dq = (cos|a|, sin|a| a / |a|),
-         * the series in |a|^2 (the same in every lane: scalar) */
-        const __m128 a = _mm_mul_ps(_mm_and_ps(hi, m_lane0), kq);
-        const float x2 = _mm_cvtss_f32(hsum(_mm_mul_ps(a, a)));
-        float c, sn;
-        if (x2 <= 0.25f) {
-            c = 1.0f + x2 * (-1.0f / 2 + x2 * (1.0f / 24 + x2 * (-1.0f / 720 + x2 * (1.0f / 40320))));
-            sn = 1.0f + x2 * (-1.0f / 6 + x2 * (1.0f / 120 + x2 * (-1.0f / 5040 +
-                                                                   x2 * (1.0f / 362880))));
-        } else {
-            float x = sqrtf(x2);
-            c = cosf(x);
-            sn = sinf(x) / x;
-        }
-        const __m128 dq = _mm_move_ss(_mm_mul_ps(_mm_set1_ps(sn), a), _mm_set_ss(c));
-        const __m128 q1 = qmul_ps(qv, dq);
-        /* the block's mean specific force (0, x, y, z), rotated with the orientation at the
-         * block's middle: qs = (q0 + q1) / |q0 + q1|, the slerp midpoint */
-        const __m128 f =
-            _mm_mul_ps(_mm_castsi128_ps(_mm_slli_si128(_mm_castps_si128(lo), 4)), iv);
-        __m128 qs = _mm_add_ps(qv, q1);
-        qs = _mm_div_ps(qs, _mm_sqrt_ps(hsum(_mm_mul_ps(qs, qs))));
-        /* f' = f + 2 w (u x f) + 2 u x (u x f), u = (0, x, y, z) of qs (lane 0 of the cross
-         * products is 0: w f0 - w f0 with f0 = 0) */
-        const __m128 u2 = _mm_add_ps(qs, qs);
-        const __m128 t = cross_ps(qs, f);
-        __m128 fl = _mm_add_ps(f, _mm_mul_ps(_mm_shuffle_ps(u2, u2, 0x00), t));
-        fl = _mm_add_ps(fl, cross_ps(u2, t));
-        fl = _mm_sub_ps(_mm_and_ps(fl, m_lane0), grav);
-        qv = q1;
-        const __m128 vn = _mm_add_ps(vv, _mm_mul_ps(fl, hv));
-        pv = _mm_add_ps(pv, _mm_mul_ps(_mm_add_ps(vv, vn), hh));
-        vv = vn;
-        tau += m * dt;
-        if (nb < DSP_TRAJ_MAX_BLOCKS) {
-            zb[nb] = _mm_cvtss_f32(_mm_shuffle_ps(pv, pv, 0xFF));
-            tb[nb] = tau;
-        }
-        nb++;
+    traj_state_t st = {qv, _mm_setzero_ps(), _mm_setzero_ps(), 0.0, 0, zb, tb};
+    /* full blocks of d samples (the per-block constants hoisted), then at most one shorter
+     * last block */
+    const size_t nfull = left / d;
+    const unsigned mlast = (unsigned)(left % d);
+    {
+        const __m128 hv = _mm_set1_ps((float)(d * dt)), hh = _mm_set1_ps((float)(0.5 * d * dt)),
+                     iv = _mm_set1_ps(1.0f / (float)d);
+        const double h = d * dt;
+        for (size_t blk = 0; blk < nfull; blk++)
+            traj_block(&st, r, cap, &slot, d, kq, hv, hh, iv, h);
     }
+    if (mlast) {
+        const __m128 hv = _mm_set1_ps((float)(mlast * dt)),
+                     hh = _mm_set1_ps((float)(0.5 * mlast * dt)),
+                     iv = _mm_set1_ps(1.0f / (float)mlast);
+        traj_block(&st, r, cap, &slot, mlast, kq, hv, hh, iv, mlast * dt);
+    }
+    const __m128 vv = st.vv, pv = st.pv;
+    qv = st.qv;
+    tau = st.tau;
+    nb = st.nb;
     float q4[4], v4[4], p4[4];
     _mm_storeu_ps(q4, qv);
     _mm_storeu_ps(v4, vv);

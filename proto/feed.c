@@ -213,7 +213,11 @@ static char *put_fixed(char *p, double v, int dec)
      * double nearest a scaled value: right for Unix times (1.7e9 s) at 7 decimals too */
     double ip = floor(a);
     uint64_t i = (uint64_t)ip, scale = pow10_u64[dec];
-    uint64_t f = (uint64_t)llround((a - ip) * (double)scale);
+    /* llround of x in [0, 1e9): its integer part and a rounding up from a fraction >= 0.5
+     * (x - floor(x) is exact), without the library call */
+    const double x = (a - ip) * (double)scale;
+    uint64_t f = (uint64_t)x;
+    f += x - (double)f >= 0.5;
     if (f >= scale) {
         f -= scale;
         i++;
@@ -229,7 +233,8 @@ static char *put_fixed(char *p, double v, int dec)
     return put_u64(p, f, dec);
 }
 
-static char *put_lit(char *p, const char *lit)
+/* (inline: strlen and memcpy of a literal are folded to stores) */
+static inline __attribute__((always_inline)) char *put_lit(char *p, const char *lit)
 {
     size_t n = strlen(lit);
     memcpy(p, lit, n);
@@ -248,31 +253,38 @@ int feed_stride_write(const dsp_stride_t *s, char *buf, size_t cap)
     p = put_lit(p, feed_foot_name(s->foot));
     p = put_lit(p, "\",\"index\":");
     p = put_u64(p, s->index, 1);
+    /* keys zero-padded to 24 bytes, copied whole (a fixed-size copy; the line has room: every
+     * key is followed by a number) and the pointer moved by their length */
     static const struct {
-        const char *key;
+        char key[24];
+        size_t len;
         size_t off;
         int dec;
     } nums[] = {
-        {",\"t_ic\":", offsetof(dsp_stride_t, t_ic), DEC_TIME},
-        {",\"t_to\":", offsetof(dsp_stride_t, t_to), DEC_TIME},
-        {",\"t_next_ic\":", offsetof(dsp_stride_t, t_next_ic), DEC_TIME},
-        {",\"stride_s\":", offsetof(dsp_stride_t, stride_s), DEC_TIME},
-        {",\"contact_s\":", offsetof(dsp_stride_t, contact_s), DEC_TIME},
-        {",\"swing_s\":", offsetof(dsp_stride_t, swing_s), DEC_TIME},
-        {",\"step_s\":", offsetof(dsp_stride_t, step_s), DEC_TIME},
-        {",\"flight_s\":", offsetof(dsp_stride_t, flight_s), DEC_TIME},
-        {",\"duty\":", offsetof(dsp_stride_t, duty), DEC_DUTY},
-        {",\"cadence_spm\":", offsetof(dsp_stride_t, cadence_spm), DEC_SPM},
-        {",\"impact_g\":", offsetof(dsp_stride_t, impact_g), DEC_G},
-        {",\"pushoff_dps\":", offsetof(dsp_stride_t, pushoff_dps), DEC_DPS},
-        {",\"swing_peak_dps\":", offsetof(dsp_stride_t, swing_peak_dps), DEC_DPS},
-        {",\"braking_g\":", offsetof(dsp_stride_t, braking_g), DEC_G},
-        {",\"strike_angle_deg\":", offsetof(dsp_stride_t, strike_angle_deg), DEC_DEG},
+#define NUM_KEY(field, dec)                                                                        \
+    {",\"" #field "\":", sizeof ",\"" #field "\":" - 1, offsetof(dsp_stride_t, field), dec}
+        NUM_KEY(t_ic, DEC_TIME),
+        NUM_KEY(t_to, DEC_TIME),
+        NUM_KEY(t_next_ic, DEC_TIME),
+        NUM_KEY(stride_s, DEC_TIME),
+        NUM_KEY(contact_s, DEC_TIME),
+        NUM_KEY(swing_s, DEC_TIME),
+        NUM_KEY(step_s, DEC_TIME),
+        NUM_KEY(flight_s, DEC_TIME),
+        NUM_KEY(duty, DEC_DUTY),
+        NUM_KEY(cadence_spm, DEC_SPM),
+        NUM_KEY(impact_g, DEC_G),
+        NUM_KEY(pushoff_dps, DEC_DPS),
+        NUM_KEY(swing_peak_dps, DEC_DPS),
+        NUM_KEY(braking_g, DEC_G),
+        NUM_KEY(strike_angle_deg, DEC_DEG),
+#undef NUM_KEY
     };
     for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
         double v;
         memcpy(&v, (const char *)s + nums[k].off, sizeof v);
-        p = put_lit(p, nums[k].key);
+        memcpy(p, nums[k].key, sizeof nums[k].key);
+        p += nums[k].len;
         p = put_fixed(p, v, nums[k].dec);
     }
     const char *strike = feed_strike_name(s->strike);
