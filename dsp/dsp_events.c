@@ -65,6 +65,22 @@ static size_t slot(const dsp_events_t *ev, uint64_t i)
     return (size_t)d;
 }
 
+/* OR of the saturation bits of the n samples from sample i on: at most two contiguous pieces of
+ * the ring (an OR over plain bytes, which the compiler vectorises). */
+static uint8_t sat_or(const dsp_events_t *ev, uint64_t i, size_t n)
+{
+    uint8_t sat = 0;
+    size_t k = slot(ev, i);
+    while (n) {
+        size_t run = ev->cap - k < n ? ev->cap - k : n;
+        for (size_t u = 0; u < run; u++)
+            sat |= ev->sat[k + u];
+        n -= run;
+        k = 0;
+    }
+    return sat;
+}
+
 static const dsp_ev_sample_t *S(const dsp_events_t *ev, uint64_t i)
 {
     return &ev->r[slot(ev, i)];
@@ -324,18 +340,7 @@ static void stance_metrics(const dsp_events_t *ev, uint64_t i0, uint64_t i1, dsp
 static void fill_stride(const dsp_events_t *ev, uint64_t a, uint64_t b, uint64_t s, dsp_stride_t *o,
                         dsp_traj_req_t *rq)
 {
-    /* saturation bits of samples a .. b+1: at most two contiguous pieces of the ring (an OR
-     * over plain bytes, which the compiler vectorises) */
-    uint8_t sat = 0;
-    size_t i = slot(ev, a), left = (size_t)(b + 2 - a);
-    while (left) {
-        size_t run = ev->cap - i < left ? ev->cap - i : left;
-        for (size_t u = 0; u < run; u++)
-            sat |= ev->sat[i + u];
-        left -= run;
-        i = 0;
-    }
-    o->saturated = sat;
+    o->saturated = sat_or(ev, a, (size_t)(b + 2 - a)); /* samples a .. b+1 */
     double imp = 0.0;
     for (uint64_t k = a; k <= b && T(ev, k) <= o->t_ic + DSP_IMPACT_S; k++) {
         float an = acc_norm(ev, k);
@@ -600,23 +605,12 @@ int dsp_events_traj(const dsp_events_t *ev, const dsp_traj_req_t *rq, int final,
         return 1;
     if (!(fabs((T(ev, m1) - T(ev, m0)) * ev->rate - (double)(m1 - m0)) < 1.5))
         return 1; /* a dropout inside */
-    /* clip flags of m0 .. m1: at most two contiguous pieces of the ring (vectorised OR) */
-    uint8_t sat = 0;
-    size_t left = (size_t)(m1 + 1 - m0);
-    i = slot(ev, m0);
-    while (left) {
-        size_t run = ev->cap - i < left ? ev->cap - i : left;
-        for (size_t u = 0; u < run; u++)
-            sat |= ev->sat[i + u];
-        left -= run;
-        i = 0;
-    }
-    if (sat)
+    if (sat_or(ev, m0, (size_t)(m1 + 1 - m0))) /* clip flags of m0 .. m1 */
         return 1;
     /* the mean specific force over the start still window (summed in double, in order), over
      * the ring's contiguous runs */
     double f0[3] = {0.0, 0.0, 0.0};
-    left = (size_t)w;
+    size_t left = (size_t)w;
     i = slot(ev, rq->jb);
     while (left) {
         size_t run = ev->cap - i < left ? ev->cap - i : left;

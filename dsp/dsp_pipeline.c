@@ -27,6 +27,10 @@
                           */
 #define IC_HIST 16       /* initial contacts remembered per foot */
 #define PEND_MAX 16      /* strides waiting for the other foot, per foot */
+/* released strides waiting for their trajectory, per foot: a stride waits at most until 0.6 of
+ * a contact after its next IC (plus the still window), so one or two wait at a time; when it is
+ * full the oldest are finished with the samples there are (METRICS.md section 3) */
+#define WAIT_MAX 4
 #define OUTQ_MAX 64      /* finished strides not yet popped (a few per second of data) */
 #define DET_BATCH_S 0.02 /* detector batch: samples of this span (>= 1) */
 #define DRIFT_BINS 64 /* session time bins for the fatigue drift (merged in pairs when full) */
@@ -64,9 +68,9 @@ typedef struct foot {
     unsigned pend_n;
     /* released strides (in the statistics, drift bins and `recent`) whose trajectory awaits the
      * next stance's still point: they reach the output queue when it is done */
-    dsp_stride_t wait[PEND_MAX];
-    dsp_traj_req_t wreq[PEND_MAX];
-    size_t wrec[PEND_MAX]; /* their slot in `recent` */
+    dsp_stride_t wait[WAIT_MAX];
+    dsp_traj_req_t wreq[WAIT_MAX];
+    size_t wrec[WAIT_MAX]; /* their slot in `recent` */
     unsigned wait_n;
     double prev_ic, prev_next; /* last stride, for the clock-offset estimate one stride later */
     int have_prev;
@@ -523,7 +527,7 @@ static void out_push(dsp_pipeline_t *p, int k, dsp_stride_t *st, const dsp_traj_
         traj_push(p, st, stats_push(p, st), 1);
         return;
     }
-    if (f->wait_n == PEND_MAX)
+    if (f->wait_n == WAIT_MAX)
         wait_drain(p, k, 1);
     f->wreq[f->wait_n] = *rq;
     f->wrec[f->wait_n] = stats_push(p, st); /* trajectory fields NAN: counted later */
