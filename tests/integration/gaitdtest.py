@@ -179,3 +179,19 @@ def check_every_frame_once(gaitctl, rec, tmp, frames, per_frame=25, rate=500):
     check(len(t) == frames * per_frame, "samples %d, expected %d" % (len(t), frames * per_frame))
     steps = {round((b - a_) * rate) for a_, b in zip(t, t[1:])}
     check(steps == {1}, "time steps (in samples) %r: a frame missing or twice" % steps)
+
+
+def print_logs(tmp, keyword="usb", tail=2500):
+    """After a failure: the lines with keyword of every gaitd-*.log in tmp (their last tail
+    characters)."""
+    for x in sorted(os.listdir(tmp)):
+        if x.startswith("gaitd-") and x.endswith(".log"):
+            with open(os.path.join(tmp, x)) as f:
+                print("---", x, "\n" + "".join(ln for ln in f if keyword in ln)[-tail:])
+
+
+def remove_unless_kept(tmp):
+    """Removes the test's directory unless GAITD_KEEP is set (to look at it after a run)."""
+    import shutil
+    if not os.environ.get("GAITD_KEEP"):
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -26,7 +26,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -34,7 +33,8 @@ import sys
 import tempfile
 import time
 
-from gaitdtest import BIN, check, check_every_frame_once, fail
+from gaitdtest import (BIN, check, check_every_frame_once, fail, print_logs,
+                       remove_unless_kept)
 
 GAITD = os.path.join(BIN, "gaitd")
 GAITCTL = os.path.join(BIN, "gaitctl")
@@ -194,14 +194,10 @@ def outer(umockpod_run):
               % (n, synced[0][0], RUN_FRAMES, len(interrupted), len(spare), len(other),
                  time.time() - t_start))
     except SystemExit:
-        for x in sorted(os.listdir(tmp)):
-            if x.startswith("gaitd-") and x.endswith(".log"):
-                with open(os.path.join(tmp, x)) as f:
-                    print("---", x, "\n" + "".join(ln for ln in f if "usb" in ln)[-2500:])
+        print_logs(tmp)
         raise
     finally:
-        if not os.environ.get("GAITD_KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_unless_kept(tmp)
     print("ok")
 
 

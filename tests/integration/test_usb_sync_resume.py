@@ -21,7 +21,6 @@ Usage: test_usb_sync_resume.py UMOCKPOD_RUN
 import json
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -29,7 +28,8 @@ import sys
 import tempfile
 import time
 
-from gaitdtest import BIN, check, check_every_frame_once, fail
+from gaitdtest import (BIN, check, check_every_frame_once, fail, print_logs,
+                       remove_unless_kept)
 
 GAITD = os.path.join(BIN, "gaitd")
 GAITCTL = os.path.join(BIN, "gaitctl")
@@ -197,14 +197,10 @@ def outer(umockpod_run):
         print("one synced session, its recording whole (%d frames once each), copies removed"
               % RUN_FRAMES)
     except SystemExit:
-        for x in sorted(os.listdir(tmp)):
-            if x.startswith("gaitd-") and x.endswith(".log"):
-                with open(os.path.join(tmp, x)) as f:
-                    print("---", x, "\n" + "".join(ln for ln in f if "usb" in ln)[-2500:])
+        print_logs(tmp)
         raise
     finally:
-        if not os.environ.get("GAITD_KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_unless_kept(tmp)
     print("ok")
 
 
