@@ -245,73 +245,64 @@ static void resume_copy(usb_sync_t *s, job_t *j, usb_pod_t *p, const pod_run_inf
     DIR *d = opendir(s->dir);
     if (!d)
         return;
-    char best[PATH_CAP] = "";
-    uint32_t best_held = 0;
+    char best[PATH_CAP] = "", err[PATH_CAP + 64];
+    uint8_t *best_data = NULL; /* the image of the copy holding the most, kept for the copy */
+    size_t best_len = 0;
+    held_copy_t hc = {0};
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (!is_partial_name(e->d_name))
             continue;
-        char path[PATH_CAP], err[PATH_CAP + 64];
+        char path[PATH_CAP];
         if ((size_t)snprintf(path, sizeof path, "%s/%s", s->dir, e->d_name) >= sizeof path)
             continue;
         uint8_t *data;
         size_t len;
-        held_copy_t hc;
-        int rc = load_file(path, &data, &len, err, sizeof err);
-        if (rc != 0)
+        held_copy_t c;
+        if (load_file(path, &data, &len, err, sizeof err) != 0) {
             log_warn(s->lg, "%s: not resumed from: %s", path, err);
-        else if (held_frames(data, len, j->serial, r, &hc, NULL) == 0) {
+        } else if (held_frames(data, len, j->serial, r, &c, NULL) == 0) {
             log_info(s->lg, "%s: %s holds frames 0..%u of run %u (to byte %zu of %zu)", j->serial,
-                     path, hc.held ? hc.held - 1 : 0, r->run_id, hc.end, len);
+                     path, c.held ? c.held - 1 : 0, r->run_id, c.end, len);
             if (j->n_stale == j->cap_stale) {
                 j->cap_stale = j->cap_stale ? 2 * j->cap_stale : 4;
                 j->stale = xrealloc(j->stale, j->cap_stale * sizeof *j->stale);
             }
             snprintf(j->stale[j->n_stale++], PATH_CAP, "%s", path);
-            if (hc.held > best_held) {
-                best_held = hc.held;
+            if (c.held > hc.held) {
+                hc = c;
                 snprintf(best, sizeof best, "%s", path);
+                xfree(best_data);
+                best_data = data, best_len = len;
+                data = NULL;
             }
         }
         xfree(data);
     }
     closedir(d);
-    if (!best_held)
-        return;
-
-    uint8_t *data;
-    size_t len;
-    held_copy_t hc;
-    char err[PATH_CAP + 64];
-    if (load_file(best, &data, &len, err, sizeof err) != 0) {
-        log_warn(s->lg, "%s: not resumed from: %s", best, err);
-        xfree(data);
+    if (!hc.held) {
+        xfree(best_data);
         return;
     }
-    rec_header_t h;
-    if (held_frames(data, len, j->serial, r, &hc, NULL) != 0 || !hc.held) {
-        xfree(data);
-        return;
-    }
-    h = hc.h;
+    rec_header_t h = hc.h;
     const char *ath = s->cfg.athlete ? s->cfg.athlete(s->cfg.ud, j->serial) : NULL;
     if (ath && *ath)
         snprintf(h.athlete, sizeof h.athlete, "%s", ath);
     j->rec = recorder_open(s->dir, &h, s->lg, err, sizeof err);
     if (!j->rec) {
         log_error(s->lg, "%s", err);
-        xfree(data);
+        xfree(best_data);
         return;
     }
     hide_partial(s, j);
-    if (held_frames(data, len, j->serial, r, &hc, j->rec) != 0) {
+    int rc = held_frames(best_data, best_len, j->serial, r, &hc, j->rec);
+    xfree(best_data);
+    if (rc != 0) {
         log_error(s->lg, "%s: copying the frames held in %s failed: reading run %u from frame 0",
                   j->cur, best, r->run_id);
         set_aside(s, j, ".partial");
-        xfree(data);
         return;
     }
-    xfree(data);
     unsigned rate = hc.rate_hz ? hc.rate_hz : 1;
     j->end_us = (int64_t)r->start_unix_us + (int64_t)((double)r->n_frames * hc.n * 1e6 / rate);
     j->resume_run = r->run_id;
