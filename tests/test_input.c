@@ -14,6 +14,7 @@
 #include "crc.h"
 #include "gaitctl.h"
 #include "input.h"
+#include "rec_fixture.h"
 #include "pod.h"
 #include "proto.h"
 #include "rec.h"
@@ -405,18 +406,7 @@ static recfile_t make_rec(void)
     memset(&r, 0, sizeof r);
     r.buf = malloc(1 << 20);
     rec_header_t h;
-    rec_header_init(&h);
-    strcpy(h.athlete, "ana");
-    strcpy(h.source, "test");
-    h.n_pods = 2;
-    for (int p = 0; p < 2; p++) {
-        snprintf(h.pods[p].serial, sizeof h.pods[p].serial, "P%d", p);
-        h.pods[p].foot = p ? 'R' : 'L';
-        h.pods[p].rate_hz = 500;
-        h.pods[p].acc_range_g = 16;
-        h.pods[p].gyr_range_dps = 2000;
-        h.pods[p].clock_offset_us = p ? 1001000 : 1000000;
-    }
+    rec_fixture_two_pods(&h, 500, 1000000, 1001000);
     assert_int_equal(rec_header_encode(&h, r.buf, 1 << 20, &r.len), 0);
     rec_chunk_t *c = malloc(sizeof *c);
     uint8_t enc[POD_MAX_FRAME];

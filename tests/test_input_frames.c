@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include "input.h"
+#include "rec_fixture.h"
 #include "pod.h"
 #include "rec.h"
 
@@ -54,18 +55,7 @@ static pod_msg_t frame(const frames_case_t *fc, int foot, int k)
 static void run_case(const frames_case_t *fc)
 {
     rec_header_t h;
-    rec_header_init(&h);
-    strcpy(h.athlete, "ana");
-    strcpy(h.source, "test");
-    h.n_pods = 2;
-    for (int p = 0; p < 2; p++) {
-        snprintf(h.pods[p].serial, sizeof h.pods[p].serial, "P%d", p);
-        h.pods[p].foot = p ? 'R' : 'L';
-        h.pods[p].rate_hz = fc->rate_hz;
-        h.pods[p].acc_range_g = 16;
-        h.pods[p].gyr_range_dps = 2000;
-        h.pods[p].clock_offset_us = fc->clock_offset_us;
-    }
+    rec_fixture_two_pods(&h, (uint16_t)fc->rate_hz, fc->clock_offset_us, fc->clock_offset_us);
     static uint8_t file[1 << 18];
     size_t len = 0;
     assert_int_equal(rec_header_encode(&h, file, sizeof file, &len), 0);

@@ -195,3 +195,26 @@ def remove_unless_kept(tmp):
     import shutil
     if not os.environ.get("GAITD_KEEP"):
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def daemon_dir(tmp, ini=""):
+    """A gaitd working directory under tmp: data dir, catalog path, ipc feed and control
+    endpoints, and a config file naming them ([daemon] pub, control, data_dir, db) followed by
+    the ini text given (e.g. "[usb]\\nsync = 1\\n[pods]\\nGP-L-0001 = anna:L\\n"). Returns a
+    namespace with data, db, pub, ctl, cfg."""
+    import types
+    d = types.SimpleNamespace(data=os.path.join(tmp, "data"), pub="ipc://%s/pub" % tmp,
+                              ctl="ipc://%s/ctl" % tmp, cfg=os.path.join(tmp, "gaitd.ini"))
+    d.db = os.path.join(d.data, "catalog.db")
+    os.makedirs(d.data, exist_ok=True)
+    with open(d.cfg, "w") as f:
+        f.write("[daemon]\npub = %s\ncontrol = %s\ndata_dir = %s\ndb = %s\n%s"
+                % (d.pub, d.ctl, d.data, d.db, ini))
+    return d
+
+
+def feed_recorder(endpoint, path):
+    """Starts FEED_RECORDER in another process (a real subscriber): every message on endpoint
+    to path as JSON lines. Returns the Popen."""
+    import subprocess
+    return subprocess.Popen(["/usr/bin/python3", "-c", FEED_RECORDER, endpoint, path])

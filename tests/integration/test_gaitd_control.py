@@ -19,7 +19,7 @@ import time
 
 import zmq
 
-from gaitdtest import BIN, check, request
+from gaitdtest import BIN, check, daemon_dir, request
 
 
 
@@ -106,14 +106,8 @@ def commands():
     gaitd = os.path.join(BIN, "gaitd")
     gaitctl = os.path.join(BIN, "gaitctl")
     tmp = tempfile.mkdtemp(prefix="gaitd-cmds-")
-    data = os.path.join(tmp, "data")
-    os.mkdir(data)
-    db = os.path.join(data, "catalog.db")
-    pub, ctl = "ipc://%s/pub" % tmp, "ipc://%s/ctl" % tmp
-    cfg = os.path.join(tmp, "gaitd.ini")
-    with open(cfg, "w") as f:
-        f.write("[daemon]\npub = %s\ncontrol = %s\ndata_dir = %s\ndb = %s\n"
-                "[pods]\nP0001 = anna:L\nP0002 = anna:R\nP0003 = ben:L\n" % (pub, ctl, data, db))
+    dd = daemon_dir(tmp, "[pods]\nP0001 = anna:L\nP0002 = anna:R\nP0003 = ben:L\n")
+    data, db, pub, ctl, cfg = dd.data, dd.db, dd.pub, dd.ctl, dd.cfg
     # one finished session in the catalog (simulated, as fast as possible)
     r = subprocess.run([gaitd, "--config", cfg, "--simulate", "1", "--speed", "0", "--duration", "30"],
                        capture_output=True, text=True, timeout=120)

@@ -23,24 +23,18 @@ import tempfile
 
 import zmq
 
-from gaitdtest import BIN, FEED_RECORDER, asker, check, reap, request, wait_for
+from gaitdtest import (BIN, asker, check, daemon_dir, feed_recorder, reap, request,
+                       wait_for)
 
 
 def main():
     umockpod_run = sys.argv[1]
     tmp = tempfile.mkdtemp(prefix="gaitd-accept-")
-    data = os.path.join(tmp, "data")
-    os.mkdir(data)
-    db = os.path.join(data, "catalog.db")
-    pub = "ipc://%s/pub" % tmp
-    ctl = "ipc://%s/ctl" % tmp
-    cfg = os.path.join(tmp, "gaitd.ini")
-    with open(cfg, "w") as f:
-        f.write("[daemon]\npub = %s\ncontrol = %s\ndata_dir = %s\ndb = %s\n"
-                "[usb]\nlive = 1\nsync = 1\nerase = 1\n"
-                "[pods]\nGP-L-0001 = anna:L\nGP-R-0002 = anna:R\n" % (pub, ctl, data, db))
+    dd = daemon_dir(tmp, "[usb]\nlive = 1\nsync = 1\nerase = 1\n"
+                         "[pods]\nGP-L-0001 = anna:L\nGP-R-0002 = anna:R\n")
+    data, db, pub, ctl, cfg = dd.data, dd.db, dd.pub, dd.ctl, dd.cfg
     feed = os.path.join(tmp, "feed.jsonl")
-    sub = subprocess.Popen(["/usr/bin/python3", "-c", FEED_RECORDER, pub, feed])
+    sub = feed_recorder(pub, feed)
     stats = os.path.join(tmp, "stats.jsonl")
     d = subprocess.Popen([umockpod_run, "--pod", "GP-L-0001:L:speed=10", "--pod",
                           "GP-R-0002:R:speed=10", "--run-on-unplug", "--stats", stats, "--",

@@ -90,6 +90,14 @@ class Gaitd:
         with open(self.stats_path) as f:
             return {p["serial"]: p for p in (json.loads(x) for x in f)}
 
+    def end_live(self, athlete):
+        """`stop` of athlete's live session, then gaitd stopped: returns the session's catalog
+        row once it is complete, and the emulated pods' counters by serial."""
+        self.ask({"cmd": "stop", "athlete": athlete})
+        row = self.wait("the live session complete in the catalog",
+                        lambda: [r for r in self.sessions() if r[3] == "complete"])[0]
+        return row, self.stop()
+
     def close(self):
         if self.proc.poll() is None:
             self.proc.kill()
@@ -169,10 +177,7 @@ def live_faults(umockpod_run):
                lambda: (g.athlete("usb1") or {}).get("strides", {}).get("R", 0) >
                st["strides"]["R"] + 3)
         samples_l = g.athlete("usb1")["samples"]["L"]
-        g.ask({"cmd": "stop", "athlete": "usb1"})
-        row = g.wait("the live session complete in the catalog",
-                     lambda: [r for r in g.sessions() if r[3] == "complete"])[0]
-        pods = g.stop()
+        row, pods = g.end_live("usb1")
     except BaseException:
         g.close()
         raise
@@ -247,10 +252,7 @@ def live_stall(umockpod_run):
         g.proc.send_signal(signal.SIGUSR1)
         g.wait("left pod unplugged", lambda: not g.pod("GP-L-0001")["connected"])
         samples_l = g.wait("session status", lambda: g.athlete("usb1"))["samples"]["L"]
-        g.ask({"cmd": "stop", "athlete": "usb1"})
-        row = g.wait("the live session complete in the catalog",
-                     lambda: [r for r in g.sessions() if r[3] == "complete"])[0]
-        pods = g.stop()
+        row, pods = g.end_live("usb1")
     except BaseException:
         g.close()
         raise

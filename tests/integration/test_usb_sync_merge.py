@@ -23,25 +23,19 @@ import tempfile
 
 import zmq
 
-from gaitdtest import BIN, FEED_RECORDER, asker, check, reap, request, wait_for
+from gaitdtest import (BIN, asker, check, daemon_dir, feed_recorder, reap, request,
+                       wait_for)
 
 
 def run_case(umockpod_run, right_opts, pods=("L", "R"), tmp=None, opts=""):
     """Runs gaitd --usb-sync on pods L and R of bea until their runs are synced and erased.
     Returns (tmp, data dir, catalog path, feed messages, stats by serial, gaitd's stderr)."""
     tmp = tmp or tempfile.mkdtemp(prefix="gaitd-merge-")
-    data = os.path.join(tmp, "data")
-    os.makedirs(data, exist_ok=True)
-    db = os.path.join(data, "catalog.db")
-    pub = "ipc://%s/pub" % tmp
-    ctl = "ipc://%s/ctl" % tmp
-    cfg = os.path.join(tmp, "gaitd.ini")
-    with open(cfg, "w") as f:
-        f.write("[daemon]\npub = %s\ncontrol = %s\ndata_dir = %s\ndb = %s\n"
-                "[usb]\nlive = 0\nsync = 1\nerase = 1\n"
-                "[pods]\nGP-L-0001 = bea:L\nGP-R-0002 = bea:R\n" % (pub, ctl, data, db))
+    dd = daemon_dir(tmp, "[usb]\nlive = 0\nsync = 1\nerase = 1\n"
+                         "[pods]\nGP-L-0001 = bea:L\nGP-R-0002 = bea:R\n")
+    data, db, pub, ctl, cfg = dd.data, dd.db, dd.pub, dd.ctl, dd.cfg
     feed = os.path.join(tmp, "feed.jsonl")
-    sub = subprocess.Popen(["/usr/bin/python3", "-c", FEED_RECORDER, pub, feed])
+    sub = feed_recorder(pub, feed)
     stats = os.path.join(tmp, "stats.jsonl")
     # same seed: one simulated runner, each pod holding its own foot of the same outing
     podargs = []
