@@ -218,3 +218,14 @@ def feed_recorder(endpoint, path):
     to path as JSON lines. Returns the Popen."""
     import subprocess
     return subprocess.Popen(["/usr/bin/python3", "-c", FEED_RECORDER, endpoint, path])
+
+
+def gaitd_under_pods(umockpod_run, pod_args, stats, cfg):
+    """`gaitd --config cfg` under umockpod_run with the emulated pods of pod_args (umockpod_run
+    options), their counters written to stats; status every 0.5 s, waiting up to 20 s for a feed
+    subscriber. Returns the Popen (stderr piped, text)."""
+    import subprocess
+    return subprocess.Popen([umockpod_run] + list(pod_args) +
+                            ["--stats", stats, "--", os.path.join(BIN, "gaitd"), "--config", cfg,
+                             "--status-period", "0.5", "--wait-subscriber", "20"],
+                            stderr=subprocess.PIPE, text=True)

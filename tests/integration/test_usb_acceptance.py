@@ -23,8 +23,8 @@ import tempfile
 
 import zmq
 
-from gaitdtest import (BIN, asker, check, daemon_dir, feed_recorder, reap, request,
-                       wait_for)
+from gaitdtest import (BIN, asker, check, daemon_dir, feed_recorder, gaitd_under_pods, reap,
+                       request, wait_for)
 
 
 def main():
@@ -36,11 +36,8 @@ def main():
     feed = os.path.join(tmp, "feed.jsonl")
     sub = feed_recorder(pub, feed)
     stats = os.path.join(tmp, "stats.jsonl")
-    d = subprocess.Popen([umockpod_run, "--pod", "GP-L-0001:L:speed=10", "--pod",
-                          "GP-R-0002:R:speed=10", "--run-on-unplug", "--stats", stats, "--",
-                          os.path.join(BIN, "gaitd"), "--config", cfg, "--status-period", "0.5",
-                          "--wait-subscriber", "20"],
-                         stderr=subprocess.PIPE, text=True)
+    d = gaitd_under_pods(umockpod_run, ["--pod", "GP-L-0001:L:speed=10", "--pod",
+                                        "GP-R-0002:R:speed=10", "--run-on-unplug"], stats, cfg)
     ctx = zmq.Context.instance()
     err = ""
     try:

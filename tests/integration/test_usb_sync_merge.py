@@ -23,8 +23,8 @@ import tempfile
 
 import zmq
 
-from gaitdtest import (BIN, asker, check, daemon_dir, feed_recorder, reap, request,
-                       wait_for)
+from gaitdtest import (BIN, asker, check, daemon_dir, feed_recorder, gaitd_under_pods, reap,
+                       request, wait_for)
 
 
 def run_case(umockpod_run, right_opts, pods=("L", "R"), tmp=None, opts=""):
@@ -44,10 +44,7 @@ def run_case(umockpod_run, right_opts, pods=("L", "R"), tmp=None, opts=""):
     if "R" in pods:
         podargs += ["--pod", "GP-R-0002:R:runs=1:run_s=30:seed=11" + opts + right_opts]
     serials = [s for s in ("GP-L-0001", "GP-R-0002") if s[3] in pods]
-    d = subprocess.Popen([umockpod_run] + podargs + ["--stats", stats, "--",
-                          os.path.join(BIN, "gaitd"), "--config", cfg, "--status-period", "0.5",
-                          "--wait-subscriber", "20"],
-                         stderr=subprocess.PIPE, text=True)
+    d = gaitd_under_pods(umockpod_run, podargs, stats, cfg)
     ctx = zmq.Context.instance()
     err = ""
     try:
